@@ -1,0 +1,1 @@
+"""Exporters: where mlcost telemetry goes (JSONL, OTLP, Prometheus, console)."""

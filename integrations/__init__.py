@@ -1,0 +1,1 @@
+"""Framework integrations: one module each, importing its framework lazily."""

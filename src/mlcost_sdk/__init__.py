@@ -1,0 +1,3 @@
+"""mlcost-sdk: what ML training runs, inference calls and LLM calls really cost."""
+
+__version__ = "0.1.0"
