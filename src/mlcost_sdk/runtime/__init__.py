@@ -1,0 +1,1 @@
+"""The runtime: configuration, training runs, inference calls, LLM calls."""

@@ -1,0 +1,81 @@
+"""The main job: a small transformer language model trained on CPU through mlcost-sdk.
+
+Random weights, synthetic tokens (no downloads). Runs for about --seconds, then prints the
+run's cost summary; spans go to ./mlcost-spans.jsonl unless OTEL_EXPORTER_OTLP_ENDPOINT or
+MLCOST_SPANS_PATH says otherwise.
+
+    python examples/train_tiny.py --seconds 30 --usd-per-hour 0.34
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+import mlcost_sdk as mlcost
+
+
+class TinyLM(nn.Module):
+    def __init__(self, vocab: int, d_model: int, layers: int, heads: int, seq: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        self.pos = nn.Parameter(torch.zeros(seq, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers)
+        self.head = nn.Linear(d_model, vocab)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens) + self.pos[: tokens.shape[1]]
+        return self.head(self.blocks(x, mask=self.mask, is_causal=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0, help="train for about this long")
+    ap.add_argument("--usd-per-hour", type=float, default=0.34,
+                    help="what this machine costs per hour (user-given price)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=128)
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    vocab, d_model = 4096, 256
+    model = TinyLM(vocab, d_model, layers=4, heads=4, seq=args.seq)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    params = sum(p.numel() for p in model.parameters())
+    tokens_per_step = args.batch * args.seq
+
+    mlcost.configure(
+        service_name="train-tiny",
+        tags={"team": "research", "model": "tiny-lm", "environment": "experiment",
+              "cost_center": "ml-platform", "owner": "you"},
+        price=mlcost.Price(usd_per_hour=args.usd_per_hour),
+    )
+    # A rough guess of the step rate sizes the planned run for the budget projection.
+    planned_steps = max(10, int(args.seconds * 4))
+    with mlcost.training_run("train-tiny", params=params, tags={"experiment_id": "tiny-001"},
+                             total_steps=planned_steps, budget_usd=1.0,
+                             window_seconds=max(5.0, args.seconds / 4)) as run:
+        deadline = time.monotonic() + args.seconds
+        step = 0
+        while time.monotonic() < deadline and step < 100_000:
+            batch = torch.randint(0, vocab, (args.batch, args.seq + 1))
+            logits = model(batch[:, :-1])
+            loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run.step(tokens=tokens_per_step, samples=args.batch)
+            step += 1
+    mlcost.flush()
+    print(f"model: {params / 1e6:.2f}M parameters, {step} steps, final loss {loss.item():.3f}")
+    print(run.summary)
+
+
+if __name__ == "__main__":
+    main()

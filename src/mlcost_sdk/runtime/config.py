@@ -1,0 +1,266 @@
+"""configure(): incremental, environment-aware, and respectful of the application's providers.
+
+``None`` leaves a setting unchanged, so configuration is incremental. With no call at all, the
+first wrapper configures from ``OTEL_*`` and ``MLCOST_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from opentelemetry import metrics, trace
+
+from ..errors import ConfigError, InvalidParameterError
+from .clock import Clock, SystemClock
+from .price import Price
+from .tags import DEFAULT_REQUIRED_TAGS, Tags, validate_tags
+
+MissingTagPolicy = Literal["warn", "error", "ignore"]
+ExporterSpec = str | Any  # a name ("jsonl", "otlp", "console", "none") or a SpanExporter
+
+
+@dataclass(frozen=True)
+class Settings:
+    service_name: str = "mlcost"
+    tags: Tags = field(default_factory=dict)
+    required_tags: tuple[str, ...] = DEFAULT_REQUIRED_TAGS
+    on_missing_tags: MissingTagPolicy = "warn"
+    price: Price | None = None
+    warmup_steps: int = 2
+    sample_interval_s: float = 0.1
+    idle_flush_s: float = 60.0
+    console_summary: bool = False
+    peak_flops_per_s: float | None = None  # user override of the device peak
+    dtype: str | None = None
+    metric_tag_keys: tuple[str, ...] = ("team", "model", "environment", "cost_center")
+    disabled: bool = False
+    clock: Clock = field(default_factory=SystemClock)
+
+
+_lock = threading.RLock()
+_settings: Settings | None = None
+_tracer_provider: Any = None
+_meter_provider: Any = None
+_tracer: trace.Tracer | None = None
+_meter: metrics.Meter | None = None
+_owned_providers: list[Any] = []  # SDK providers mlcost installed (flushed at shutdown)
+_listeners: list[Callable[[Settings], None]] = []
+
+
+def _env_bool(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r} is not a number") from None
+
+
+def _env_tags() -> Tags:
+    """MLCOST_TAGS="team=search,model=bert" (and OTEL_RESOURCE_ATTRIBUTES' deployment env)."""
+    tags: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in os.environ.get("MLCOST_TAGS", "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError(f"MLCOST_TAGS entry {part!r} is not key=value")
+        tags[key.strip()] = value.strip()
+    return validate_tags(tags, "MLCOST_TAGS")
+
+
+def _from_env() -> Settings:
+    s = Settings(
+        service_name=os.environ.get("OTEL_SERVICE_NAME", "mlcost"),
+        tags=_env_tags(),
+        disabled=bool(_env_bool("OTEL_SDK_DISABLED")),
+        console_summary=bool(_env_bool("MLCOST_CONSOLE_SUMMARY")),
+    )
+    price = _env_float("MLCOST_PRICE_USD_PER_HOUR")
+    if price is not None:
+        s = replace(s, price=Price(usd_per_hour=price))
+    elif os.environ.get("MLCOST_INSTANCE"):
+        s = replace(s, price=Price(instance=os.environ["MLCOST_INSTANCE"]))
+    interval = _env_float("MLCOST_SAMPLE_INTERVAL_S")
+    if interval is not None:
+        s = replace(s, sample_interval_s=interval)
+    return s
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    required_tags: Sequence[str] | None = None,
+    on_missing_tags: MissingTagPolicy | None = None,
+    price: Price | float | None = None,
+    exporters: Sequence[ExporterSpec] | None = None,
+    warmup_steps: int | None = None,
+    sample_interval_s: float | None = None,
+    idle_flush_s: float | None = None,
+    console_summary: bool | None = None,
+    peak_flops_per_s: float | None = None,
+    dtype: str | None = None,
+    metric_tag_keys: Sequence[str] | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    clock: Clock | None = None,
+) -> Settings:
+    """Set up mlcost. Every argument is optional; ``None`` leaves that setting as it was.
+
+    Providers: spans and metrics go to the application's global providers when it has set
+    them; otherwise mlcost installs SDK providers with ``exporters`` (default: OTLP when
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, else the local JSONL file). ``tracer_provider`` /
+    ``meter_provider`` route mlcost's telemetry to given providers without touching globals.
+    """
+    global _settings
+    with _lock:
+        base = _settings if _settings is not None else _from_env()
+        changes: dict[str, Any] = {}
+        if service_name is not None:
+            changes["service_name"] = str(service_name)
+        if tags is not None:
+            changes["tags"] = {**base.tags, **validate_tags(tags, "configure(tags)")}
+        if required_tags is not None:
+            changes["required_tags"] = tuple(required_tags)
+        if on_missing_tags is not None:
+            if on_missing_tags not in ("warn", "error", "ignore"):
+                raise InvalidParameterError("on_missing_tags", on_missing_tags,
+                                            "'warn', 'error' or 'ignore'")
+            changes["on_missing_tags"] = on_missing_tags
+        if price is not None:
+            changes["price"] = price if isinstance(price, Price) else Price(usd_per_hour=price)
+        if warmup_steps is not None:
+            if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) \
+                    or warmup_steps < 0:
+                raise InvalidParameterError("warmup_steps", warmup_steps, "an integer >= 0")
+            changes["warmup_steps"] = warmup_steps
+        if sample_interval_s is not None:
+            if not 0.001 <= sample_interval_s <= 3600:
+                raise InvalidParameterError("sample_interval_s", sample_interval_s,
+                                            "between 0.001 and 3600 seconds")
+            changes["sample_interval_s"] = float(sample_interval_s)
+        if idle_flush_s is not None:
+            if not idle_flush_s > 0:
+                raise InvalidParameterError("idle_flush_s", idle_flush_s, "> 0 seconds")
+            changes["idle_flush_s"] = float(idle_flush_s)
+        if console_summary is not None:
+            changes["console_summary"] = bool(console_summary)
+        if peak_flops_per_s is not None:
+            if not peak_flops_per_s > 0:
+                raise InvalidParameterError("peak_flops_per_s", peak_flops_per_s, "> 0")
+            changes["peak_flops_per_s"] = float(peak_flops_per_s)
+        if dtype is not None:
+            changes["dtype"] = dtype
+        if metric_tag_keys is not None:
+            changes["metric_tag_keys"] = tuple(metric_tag_keys)
+        if clock is not None:
+            changes["clock"] = clock
+        new = replace(base, **changes)
+        _settings = new
+        if not new.disabled:
+            _setup_providers(new, exporters, tracer_provider, meter_provider)
+        for listener in list(_listeners):
+            listener(new)
+        return new
+
+
+def settings() -> Settings:
+    """The current settings, configuring from the environment on first use."""
+    s = _settings
+    if s is None:
+        with _lock:
+            if _settings is None:
+                configure()
+            s = _settings
+    assert s is not None
+    return s
+
+
+def on_configure(listener: Callable[[Settings], None]) -> None:
+    """Run ``listener`` after every configure() (e.g. the sampler picks up its interval)."""
+    _listeners.append(listener)
+
+
+def tracer() -> trace.Tracer:
+    t = _tracer
+    if t is None:
+        settings()
+        t = _tracer
+    return t if t is not None else trace.NoOpTracer()
+
+
+def meter() -> metrics.Meter:
+    m = _meter
+    if m is None:
+        settings()
+        m = _meter
+    return m if m is not None else metrics.NoOpMeter("mlcost_sdk")
+
+
+def _setup_providers(s: Settings, exporters: Sequence[ExporterSpec] | None,
+                     tracer_provider: Any, meter_provider: Any) -> None:
+    global _tracer_provider, _meter_provider, _tracer, _meter
+    from .._version import __version__
+    from ..conventions import INSTRUMENTATION_SCOPE
+    from . import _sdk
+
+    if tracer_provider is not None:
+        _tracer_provider = tracer_provider
+    elif _tracer_provider is None:
+        if _sdk.app_has_tracer_provider():
+            _tracer_provider = trace.get_tracer_provider()
+        else:
+            _tracer_provider = _sdk.install_tracer_provider(s, exporters)
+            _owned_providers.append(_tracer_provider)
+            exporters = None  # already attached
+    if exporters is not None:
+        _sdk.add_exporters(_tracer_provider, exporters)
+
+    if meter_provider is not None:
+        _meter_provider = meter_provider
+    elif _meter_provider is None:
+        if _sdk.app_has_meter_provider():
+            _meter_provider = metrics.get_meter_provider()
+        else:
+            _meter_provider = _sdk.install_meter_provider(s)
+            _owned_providers.append(_meter_provider)
+    _tracer = _tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
+    _meter = _meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
+    from . import _instruments
+
+    _instruments.reset(_meter)
+
+
+def flush(timeout_s: float = 10.0) -> None:
+    """Push out buffered spans and metrics (mlcost's own providers, or the given ones)."""
+    from . import inference
+
+    inference.flush_idle()
+    for provider in {id(p): p for p in (_tracer_provider, _meter_provider, *_owned_providers)
+                     if p is not None}.values():
+        force = getattr(provider, "force_flush", None)
+        if force is not None:
+            try:
+                force(int(timeout_s * 1000))
+            except Exception:  # noqa: BLE001 - a dead collector must not hurt the host
+                pass
+
+
+def _reset_for_tests() -> None:
+    """Forget all configuration (tests only)."""
+    global _settings, _tracer_provider, _meter_provider, _tracer, _meter
+    with _lock:
+        _settings = None
+        _tracer_provider = _meter_provider = _tracer = _meter = None
+        _owned_providers.clear()

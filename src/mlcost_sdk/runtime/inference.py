@@ -1,0 +1,438 @@
+"""Inference calls: each request pays its share of the process's price while it is in flight.
+
+The allocator integrates ``price / n_in_flight`` over time into one running number; a request
+pays the difference between its end and start readings. Time with nothing in flight is idle
+cost, emitted as ``mlcost.kind=idle`` spans. So, exactly: sum(request costs) + idle = price x
+elapsed, and the realized cost per prediction includes idle capacity.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar, overload
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from .. import conventions as c
+from . import _instruments
+from ._safety import capture_internal_exceptions
+from .clock import Clock
+from .config import Settings, on_configure, settings, tracer
+from .hardware import Hardware, resolve
+from .tags import enforce_required, tag_attributes, validate_tags
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CostAllocator:
+    """Splits a price per second among the requests in flight at each moment."""
+
+    def __init__(self, usd_per_s: float, clock: Clock) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._p = usd_per_s
+        self._t = self.t0 = clock.monotonic()
+        self._n = 0
+        self._acc = 0.0  # integral of p / n over time with n > 0: what one request has paid
+        self.idle_usd = 0.0
+        self.request_usd = 0.0
+        self.requests = 0
+
+    def _advance(self, now: float) -> None:
+        dt = now - self._t
+        if dt > 0:
+            if self._n:
+                self._acc += self._p * dt / self._n
+            else:
+                self.idle_usd += self._p * dt
+            self._t = now
+
+    def start(self) -> float:
+        with self._lock:
+            self._advance(self._clock.monotonic())
+            self._n += 1
+            return self._acc
+
+    def end(self, started_at: float) -> float:
+        with self._lock:
+            self._advance(self._clock.monotonic())
+            self._n -= 1
+            cost = self._acc - started_at
+            self.request_usd += cost
+            self.requests += 1
+            return cost
+
+    def sync(self) -> float:
+        """Bring the totals up to now; returns the elapsed seconds since creation."""
+        with self._lock:
+            now = self._clock.monotonic()
+            self._advance(now)
+            return now - self.t0
+
+    def set_price(self, usd_per_s: float) -> None:
+        with self._lock:
+            self._advance(self._clock.monotonic())
+            self._p = usd_per_s
+
+
+@dataclass(frozen=True)
+class InferenceSummary:
+    requests: int
+    request_cost_usd: float
+    idle_cost_usd: float
+    elapsed_s: float
+    usd_per_hour: float | None
+
+    @property
+    def total_cost_usd(self) -> float:
+        return self.request_cost_usd + self.idle_cost_usd
+
+    @property
+    def realized_cost_per_request_usd(self) -> float | None:
+        return self.total_cost_usd / self.requests if self.requests else None
+
+    @property
+    def idle_share(self) -> float | None:
+        total = self.total_cost_usd
+        return self.idle_cost_usd / total if total > 0 else None
+
+
+class _Meter:
+    """Process-wide inference state: hardware, allocator, idle emission."""
+
+    def __init__(self, s: Settings) -> None:
+        from ..sampling import get_sampler
+
+        self.settings = s
+        self.clock = s.clock
+        self.sampler = get_sampler()
+        self.sampler.set_interval(s.sample_interval_s)
+        self.sampler.acquire()
+        self.hw: Hardware = resolve(s, self.sampler)
+        self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
+        self.hw_attrs = self.hw.attributes()
+        self.models: set[str] = set()
+        self._idle_reported = 0.0
+        self._idle_from_ns = self.clock.time_ns()
+        self._idle_lock = threading.Lock()
+        self._flushed_elapsed: float | None = None
+        self._stop = threading.Event()
+        inst = _instruments.get()
+        if inst is not None:
+            inst.register_hw(self.sampler)
+        self._thread = threading.Thread(target=self._idle_loop, name="mlcost-idle", daemon=True)
+        self._thread.start()
+
+    def _idle_loop(self) -> None:
+        while not self._stop.wait(self.settings.idle_flush_s):
+            with capture_internal_exceptions("inference.idle_flush"):
+                self.flush_idle()
+
+    def flush_idle(self) -> None:
+        """Emit the idle cost accrued since the last flush as one ``idle`` span."""
+        if self.hw.usd_per_hour is None:
+            return
+        with self._idle_lock:
+            self._flushed_elapsed = self.allocator.sync()
+            delta = self.allocator.idle_usd - self._idle_reported
+            start_ns, end_ns = self._idle_from_ns, self.clock.time_ns()
+            if end_ns <= start_ns:
+                return
+            self._idle_reported += delta
+            self._idle_from_ns = end_ns
+        tags = dict(self.settings.tags)
+        if len(self.models) == 1 and "model" not in tags:
+            tags["model"] = next(iter(self.models))
+        attrs: dict[str, Any] = {c.KIND: c.KIND_IDLE, c.COST_USD: delta,
+                                 c.DURATION_S: (end_ns - start_ns) / 1e9,
+                                 **self.hw_attrs, **tag_attributes(tags)}
+        if len(self.models) == 1:
+            attrs[c.MODEL] = next(iter(self.models))
+        span = tracer().start_span("mlcost.idle", attributes=attrs, start_time=start_ns)
+        span.end(end_time=end_ns)
+        inst = _instruments.get()
+        if inst is not None and delta > 0:
+            inst.cost.add(delta, _instruments.metric_attributes(
+                c.KIND_IDLE, tags, self.settings.metric_tag_keys))
+
+    def summary(self, elapsed_s: float | None = None) -> InferenceSummary:
+        if elapsed_s is None:
+            elapsed_s = self.allocator.sync()
+        a = self.allocator
+        return InferenceSummary(a.requests, a.request_usd, a.idle_usd, elapsed_s,
+                                self.hw.usd_per_hour)
+
+    def close(self) -> InferenceSummary:
+        """Stop, emit the last idle span; the summary is taken at that same instant, so
+        request costs + idle spans = price x elapsed exactly."""
+        self._stop.set()
+        self._flushed_elapsed = None
+        self.flush_idle()
+        self.sampler.release()
+        return self.summary(self._flushed_elapsed)
+
+
+_meter_lock = threading.Lock()
+_meter: _Meter | None = None
+
+
+def _get_meter() -> _Meter:
+    global _meter
+    m = _meter
+    if m is None:
+        with _meter_lock:
+            if _meter is None:
+                _meter = _Meter(settings())
+            m = _meter
+    return m
+
+
+def _on_configure(s: Settings) -> None:
+    m = _meter
+    if m is not None and s.price is not None:
+        with capture_internal_exceptions("inference.reprice"):
+            m.hw = resolve(s, m.sampler)
+            m.hw_attrs = m.hw.attributes()
+            m.allocator.set_price(m.hw.usd_per_second)
+
+
+on_configure(_on_configure)
+
+
+def inference_summary() -> InferenceSummary | None:
+    """Process-wide figures: requests, their cost, idle cost, realized cost per request."""
+    m = _meter
+    return m.summary() if m is not None else None
+
+
+def flush_idle() -> None:
+    m = _meter
+    if m is not None:
+        with capture_internal_exceptions("inference.flush_idle"):
+            m.flush_idle()
+
+
+def _shutdown_meter() -> InferenceSummary | None:
+    """Close the process meter (at exit, or in tests): emit the final idle span; returns the
+    final summary."""
+    global _meter
+    with _meter_lock:
+        m, _meter = _meter, None
+    if m is None:
+        return None
+    summary = None
+    with capture_internal_exceptions("inference.shutdown"):
+        summary = m.close()
+        if m.settings.console_summary and summary.requests:
+            from ..exporters.console import render_summary
+
+            attrs = {c.KIND: c.KIND_INFERENCE, c.COST_USD: summary.total_cost_usd,
+                     c.IDLE_COST_USD: summary.idle_cost_usd, "requests": summary.requests,
+                     **m.hw_attrs, **tag_attributes(m.settings.tags)}
+            print(render_summary(attrs, title="mlcost: inference"), file=sys.stderr)
+    return summary
+
+
+atexit.register(_shutdown_meter)
+
+
+class InferenceCall:
+    """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
+
+    __slots__ = ("_name", "_static", "_tags", "_model", "_meter", "_acc0", "_snap", "_span",
+                 "_token", "tokens", "samples", "_extra", "_active")
+
+    def __init__(self, name: str, static_attrs: dict[str, Any], tags: dict[str, str],
+                 model: str | None) -> None:
+        self._name = name
+        self._static = static_attrs
+        self._tags = tags
+        self._model = model
+        self.tokens = 0
+        self.samples = 0
+        self._extra: dict[str, Any] | None = None
+        self._active = False
+
+    def add(self, tokens: int = 0, samples: int = 0) -> None:
+        self.tokens += tokens
+        self.samples += samples
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if self._extra is None:
+            self._extra = {}
+        self._extra[key] = value
+
+    def __enter__(self) -> InferenceCall:
+        with capture_internal_exceptions("inference.start"):
+            m = _get_meter()
+            self._meter = m
+            if self._model is not None and self._model not in m.models:
+                m.models.add(self._model)
+            self._span = tracer().start_span(self._name, attributes={**self._static,
+                                                                     **m.hw_attrs})
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+            self._snap = m.sampler.snapshot()
+            self._acc0 = m.allocator.start()
+            self._active = True
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if not self._active:
+            return
+        self._active = False
+        with capture_internal_exceptions("inference.end"):
+            m = self._meter
+            cost = m.allocator.end(self._acc0)
+            span = self._span
+            otel_context.detach(self._token)
+            attrs: dict[str, Any] = m.sampler.between(self._snap, m.sampler.snapshot()) \
+                .attributes()
+            if m.hw.usd_per_hour is not None:
+                attrs[c.COST_USD] = cost
+            if self.tokens:
+                attrs[c.TOKENS] = self.tokens
+            if self.samples:
+                attrs[c.SAMPLES] = self.samples
+            if self._extra:
+                attrs.update(self._extra)
+            span.set_attributes(attrs)
+            if exc is not None and not isinstance(exc, GeneratorExit):
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.end()
+            inst = _instruments.get()
+            if inst is not None and m.hw.usd_per_hour is not None:
+                mattrs = _instruments.metric_attributes(c.KIND_INFERENCE, self._tags,
+                                                        m.settings.metric_tag_keys)
+                inst.cost.add(cost, mattrs)
+                inst.request_cost.record(cost, mattrs)
+
+    async def __aenter__(self) -> InferenceCall:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class _NoopCall:
+    """What every wrapper returns under OTEL_SDK_DISABLED=true."""
+
+    tokens = samples = 0
+
+    def add(self, tokens: int = 0, samples: int = 0) -> None:
+        pass
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+    def __enter__(self) -> _NoopCall:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    async def __aenter__(self) -> _NoopCall:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        pass
+
+
+_NOOP = _NoopCall()
+
+
+class _CallSite:
+    """Name, model and tags validated once; each call only allocates an InferenceCall."""
+
+    def __init__(self, name: str, model: str | None, tags: dict[str, str] | None,
+                 attributes: dict[str, Any] | None = None) -> None:
+        s = settings()
+        self.disabled = s.disabled
+        self.name = name
+        self.model = model
+        merged = {**s.tags, **validate_tags(tags, f"inference({name!r}) tags")}
+        if model is not None and "model" not in merged:
+            merged["model"] = model
+        enforce_required(merged, s.required_tags, s.on_missing_tags, f"inference {name!r}")
+        self.tags = merged
+        static: dict[str, Any] = {c.KIND: c.KIND_INFERENCE, **tag_attributes(merged)}
+        if model is not None:
+            static[c.MODEL] = model
+        if attributes:
+            static.update(attributes)
+        self.static = static
+
+    def call(self) -> InferenceCall | _NoopCall:
+        if self.disabled:
+            return _NOOP
+        return InferenceCall(self.name, self.static, self.tags, self.model)
+
+
+def inference(name: str = "inference", *, model: str | None = None,
+              tags: dict[str, str] | None = None,
+              attributes: dict[str, Any] | None = None) -> InferenceCall | _NoopCall:
+    """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``)."""
+    try:
+        return _CallSite(name, model, tags, attributes).call()
+    except Exception as exc:  # noqa: BLE001 - bad tags in 'error' mode re-raise below
+        from ..errors import MlcostError
+
+        if isinstance(exc, MlcostError):
+            raise
+        from ._safety import record_internal_error
+
+        record_internal_error("inference.callsite", exc)
+        return _NOOP
+
+
+@overload
+def track_inference(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def track_inference(
+    func: None = None, /, *, name: str | None = None, model: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def track_inference(func: Any = None, /, *, name: str | None = None, model: str | None = None,
+                    tags: dict[str, str] | None = None) -> Any:
+    """Decorator for sync, async, generator and async-generator handlers. A generator's
+    request lasts until its last item (streaming responses are costed to the last byte)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        site = _CallSite(name or fn.__qualname__, model, tags)
+
+        if inspect.isasyncgenfunction(fn):
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kw: Any) -> AsyncIterator[Any]:
+                async with site.call():
+                    async for item in fn(*args, **kw):
+                        yield item
+            return agen_wrapper
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kw: Any) -> Any:
+                async with site.call():
+                    return await fn(*args, **kw)
+            return async_wrapper
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kw: Any) -> Iterator[Any]:
+                with site.call():
+                    return (yield from fn(*args, **kw))
+            return gen_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            with site.call():
+                return fn(*args, **kw)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate

@@ -1,0 +1,172 @@
+"""LLM API calls: token costs from genai-prices or explicit prices, as gen_ai.* spans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from .. import conventions as c
+from ..errors import InvalidParameterError
+from . import _instruments
+from ._safety import capture_internal_exceptions
+from .config import settings, tracer
+from .tags import enforce_required, tag_attributes, validate_tags
+
+
+def _check_tokens(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidParameterError(name, value, "an integer >= 0")
+
+
+def price_tokens(
+    *, provider: str | None, model: str, input_tokens: int, output_tokens: int,
+    cached_input_tokens: int = 0, input_usd_per_1k: float | None = None,
+    output_usd_per_1k: float | None = None, cached_input_usd_per_1k: float | None = None,
+) -> tuple[float, float, str] | None:
+    """(input cost, output cost, price source), or None when the model's price is unknown.
+
+    Cached input tokens are part of ``input_tokens`` (as providers report them) and are
+    charged at the cached price when one is known.
+    """
+    if input_usd_per_1k is not None or output_usd_per_1k is not None:
+        if input_usd_per_1k is None or output_usd_per_1k is None:
+            raise InvalidParameterError("input_usd_per_1k/output_usd_per_1k",
+                                        (input_usd_per_1k, output_usd_per_1k), "both given")
+        cached = input_usd_per_1k if cached_input_usd_per_1k is None else cached_input_usd_per_1k
+        in_cost = ((input_tokens - cached_input_tokens) * input_usd_per_1k
+                   + cached_input_tokens * cached) / 1000.0
+        return in_cost, output_tokens * output_usd_per_1k / 1000.0, "user"
+    from ..catalog import llm_cost
+
+    cost = llm_cost(model, provider, input_tokens, output_tokens, cached_input_tokens)
+    if cost is None:
+        return None
+    return cost.input_usd, cost.output_usd, cost.source
+
+
+class LlmCall:
+    """``with mlcost.llm_call(provider="openai", model="gpt-4o") as call: ...
+    call.set_usage(input_tokens=.., output_tokens=..)`` — or record_llm_call() afterwards."""
+
+    def __init__(self, *, provider: str | None, model: str, operation: str = "chat",
+                 tags: dict[str, str] | None = None, input_usd_per_1k: float | None = None,
+                 output_usd_per_1k: float | None = None,
+                 cached_input_usd_per_1k: float | None = None) -> None:
+        s = settings()
+        self._disabled = s.disabled
+        self._tags = {**s.tags, **validate_tags(tags, "llm call tags")}
+        enforce_required(self._tags, s.required_tags, s.on_missing_tags, f"llm call {model!r}")
+        self.provider, self.model, self.operation = provider, model, operation
+        self._prices = (input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
+        self.input_tokens = self.output_tokens = self.cached_input_tokens = 0
+        self.response_model: str | None = None
+        self._span: Any = None
+
+    def set_usage(self, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0,
+                  response_model: str | None = None) -> None:
+        _check_tokens(input_tokens=input_tokens, output_tokens=output_tokens,
+                      cached_input_tokens=cached_input_tokens)
+        if cached_input_tokens > input_tokens:
+            raise InvalidParameterError("cached_input_tokens", cached_input_tokens,
+                                        f"<= input_tokens ({input_tokens})")
+        self.input_tokens, self.output_tokens = input_tokens, output_tokens
+        self.cached_input_tokens = cached_input_tokens
+        if response_model:
+            self.response_model = response_model
+
+    def _start(self, start_time_ns: int | None = None) -> None:
+        attrs: dict[str, Any] = {c.KIND: c.KIND_LLM_CALL, c.GEN_AI_OPERATION_NAME: self.operation,
+                                 c.GEN_AI_REQUEST_MODEL: self.model, **tag_attributes(self._tags)}
+        if self.provider:
+            attrs[c.GEN_AI_PROVIDER_NAME] = self.provider
+        self._span = tracer().start_span(f"{self.operation} {self.model}", attributes=attrs,
+                                         start_time=start_time_ns)
+
+    def _finish(self, exc: BaseException | None = None, end_time_ns: int | None = None) -> None:
+        span = self._span
+        attrs: dict[str, Any] = {c.GEN_AI_INPUT_TOKENS: self.input_tokens,
+                                 c.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
+                                 c.TOKENS: self.input_tokens + self.output_tokens}
+        if self.cached_input_tokens:
+            attrs[c.GEN_AI_CACHED_INPUT_TOKENS] = self.cached_input_tokens
+        if self.response_model:
+            attrs[c.GEN_AI_RESPONSE_MODEL] = self.response_model
+        priced = price_tokens(
+            provider=self.provider, model=self.response_model or self.model,
+            input_tokens=self.input_tokens, output_tokens=self.output_tokens,
+            cached_input_tokens=self.cached_input_tokens, input_usd_per_1k=self._prices[0],
+            output_usd_per_1k=self._prices[1], cached_input_usd_per_1k=self._prices[2])
+        if priced is None and self.response_model:
+            priced = price_tokens(provider=self.provider, model=self.model,
+                                  input_tokens=self.input_tokens,
+                                  output_tokens=self.output_tokens,
+                                  cached_input_tokens=self.cached_input_tokens)
+        self.cost_usd: float | None = None
+        if priced is not None:
+            in_usd, out_usd, source = priced
+            self.cost_usd = in_usd + out_usd
+            attrs.update({c.COST_USD: self.cost_usd, c.COST_INPUT_USD: in_usd,
+                          c.COST_OUTPUT_USD: out_usd, c.PRICE_SOURCE: source})
+            inst = _instruments.get()
+            if inst is not None:
+                inst.cost.add(self.cost_usd, _instruments.metric_attributes(
+                    c.KIND_LLM_CALL, self._tags, settings().metric_tag_keys))
+        else:
+            attrs[c.PRICE_SOURCE] = "none"
+        span.set_attributes(attrs)
+        if exc is not None:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        span.end(end_time=end_time_ns)
+
+    def __enter__(self) -> LlmCall:
+        if not self._disabled:
+            with capture_internal_exceptions("llm_call.start"):
+                self._start()
+                self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._span is None:
+            return
+        otel_context.detach(self._token)
+        with capture_internal_exceptions("llm_call.end"):
+            self._finish(exc)
+
+    async def __aenter__(self) -> LlmCall:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def llm_call(*, provider: str | None, model: str, **kwargs: Any) -> LlmCall:
+    return LlmCall(provider=provider, model=model, **kwargs)
+
+
+def record_llm_call(
+    *, provider: str | None = None, model: str, input_tokens: int, output_tokens: int,
+    cached_input_tokens: int = 0, operation: str = "chat", duration_s: float | None = None,
+    tags: dict[str, str] | None = None, input_usd_per_1k: float | None = None,
+    output_usd_per_1k: float | None = None, cached_input_usd_per_1k: float | None = None,
+    response_model: str | None = None,
+) -> float | None:
+    """Record a finished LLM call; returns its cost in USD (None when the price is unknown)."""
+    call = LlmCall(provider=provider, model=model, operation=operation, tags=tags,
+                   input_usd_per_1k=input_usd_per_1k, output_usd_per_1k=output_usd_per_1k,
+                   cached_input_usd_per_1k=cached_input_usd_per_1k)
+    call.set_usage(input_tokens, output_tokens, cached_input_tokens, response_model)
+    if call._disabled:
+        return None
+    with capture_internal_exceptions("record_llm_call"):
+        clock = settings().clock
+        end = clock.time_ns()
+        start = end - int((duration_s or 0.0) * 1e9)
+        call._start(start)
+        call._finish(end_time_ns=end)
+        return call.cost_usd
+    return None

@@ -1,0 +1,50 @@
+"""What this process's hardware costs per hour: a flat price, a per-device price, or an instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError, InvalidParameterError
+
+
+@dataclass(frozen=True)
+class Price:
+    """Give exactly one of the three.
+
+    - ``usd_per_hour``: the whole process costs this much an hour.
+    - ``usd_per_device_hour``: times the devices in use (GPUs, or CPUs on a CPU-only host).
+    - ``instance``: a catalog instance name; on a GPU host the process pays the share of the
+      instance's accelerators it uses (2 of an 8-GPU instance pay a quarter).
+    """
+
+    usd_per_hour: float | None = None
+    usd_per_device_hour: float | None = None
+    instance: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [n for n in ("usd_per_hour", "usd_per_device_hour", "instance")
+                 if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ConfigError("Price takes exactly one of usd_per_hour, usd_per_device_hour, "
+                              f"instance; got {given or 'none'}")
+        for name in ("usd_per_hour", "usd_per_device_hour"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not value >= 0):
+                raise InvalidParameterError(f"Price.{name}", value, "a number >= 0")
+
+    def resolve(self, hw_kind: str, hw_count: float) -> tuple[float, str]:
+        """(USD per hour for this process, where the figure came from)."""
+        if self.usd_per_hour is not None:
+            return float(self.usd_per_hour), "user"
+        if self.usd_per_device_hour is not None:
+            return float(self.usd_per_device_hour) * hw_count, "user_per_device"
+        from ..catalog import lookup_instance
+
+        assert self.instance is not None
+        inst = lookup_instance(self.instance)
+        if inst is None:
+            raise ConfigError(f"Price.instance={self.instance!r} is not in the instance catalog")
+        share = 1.0
+        if hw_kind == "gpu" and inst.accelerator_count > 0:
+            share = min(1.0, hw_count / inst.accelerator_count)
+        return inst.usd_per_hour * share, f"catalog:{inst.name}"

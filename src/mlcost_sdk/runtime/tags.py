@@ -1,0 +1,70 @@
+"""Attribution tags: validation, required-tag enforcement and span attributes."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+
+from .. import conventions as c
+from ..errors import TagError
+
+DEFAULT_REQUIRED_TAGS: tuple[str, ...] = ("team", "model", "environment", "cost_center", "owner")
+TRAINING_REQUIRED_TAGS: tuple[str, ...] = ("experiment_id",)
+ENVIRONMENTS = frozenset({"prod", "staging", "dev", "experiment"})
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_MAX_VALUE = 256
+
+Tags = dict[str, str]
+
+
+class MissingTagsWarning(UserWarning):
+    """A span lacks tags the configuration requires (on_missing_tags='warn')."""
+
+
+def validate_tags(tags: Mapping[str, object] | None, where: str = "tags") -> Tags:
+    """Check keys and values; return a plain str->str dict. Raises TagError naming the tag."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise TagError(f"{where} must be a mapping of str to str, got {type(tags).__name__}")
+    out: Tags = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise TagError(f"{where}: invalid tag key {key!r}: use lowercase letters, digits and "
+                           "'_', starting with a letter, at most 63 characters")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TagError(f"{where}[{key!r}]: value must be a string, got {type(value).__name__}")
+        text = str(value)
+        if not text or len(text) > _MAX_VALUE or not text.isprintable():
+            raise TagError(f"{where}[{key!r}]: value must be 1-{_MAX_VALUE} printable characters")
+        if key == "environment" and text not in ENVIRONMENTS:
+            raise TagError(f"{where}['environment']={text!r}: must be one of "
+                           f"{', '.join(sorted(ENVIRONMENTS))}")
+        out[key] = text
+    return out
+
+
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def enforce_required(tags: Tags, required: Iterable[str], policy: str, what: str) -> None:
+    """Apply on_missing_tags: 'error' raises TagError, 'warn' warns once per gap, 'ignore'."""
+    if policy == "ignore":
+        return
+    missing = tuple(k for k in required if k not in tags)
+    if not missing:
+        return
+    if policy == "error":
+        raise TagError(f"{what} is missing required tags: {', '.join(missing)}")
+    if (what, missing) not in _warned:
+        _warned.add((what, missing))
+        warnings.warn(f"mlcost: {what} is missing required tags: {', '.join(missing)}",
+                      MissingTagsWarning, stacklevel=4)
+
+
+def tag_attributes(tags: Tags) -> dict[str, str]:
+    attrs = {c.tag_attribute(k): v for k, v in tags.items()}
+    if "environment" in tags:
+        attrs[c.DEPLOYMENT_ENVIRONMENT] = tags["environment"]
+    return attrs

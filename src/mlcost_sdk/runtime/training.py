@@ -1,0 +1,523 @@
+"""Training runs: ``with training_run(...) as run: run.step(...)``.
+
+``run.step()`` is the hot path: it only adds to counters and compares one integer. Everything
+else (warm-up boundary, windows, budget projection) happens on a "slow path" that runs every
+few hundred milliseconds, scheduled by step count from the measured step rate.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, ParamSpec, TypeVar, overload
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from .. import conventions as c
+from ..errors import BudgetExceeded, InvalidParameterError
+from . import _instruments
+from ._safety import capture_internal_exceptions
+from .config import settings, tracer
+from .hardware import Hardware, resolve
+from .price import Price
+from .tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
+
+P = ParamSpec("P")
+R = TypeVar("R")
+BudgetAction = Literal["warn", "raise"] | Callable[["BudgetStatus"], None]
+
+_current_run: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVar(
+    "mlcost_current_run", default=None)
+_SLOW_PATH_EVERY_S = 0.2
+
+
+def current_run() -> TrainingRun | None:
+    """The innermost active training run in this context (integrations use it)."""
+    return _current_run.get()
+
+
+class BudgetWarning(UserWarning):
+    """A run's spend or projected cost crossed its budget (on_budget='warn')."""
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget_usd: float
+    spent_usd: float
+    projected_usd: float | None
+    exceeded: bool
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did and cost. ``attributes`` is exactly what its span carries."""
+
+    name: str
+    run_id: str
+    cost_usd: float | None
+    duration_s: float
+    steps: int
+    tokens: int
+    samples: int
+    flops_total: float | None
+    flops_source: str
+    achieved_flops_per_s: float | None
+    peak_flops_per_s: float | None
+    mfu: float | None
+    tokens_per_s: float | None
+    samples_per_s: float | None
+    steps_per_s: float | None
+    utilization_mean: float | None
+    utilization_source: str
+    energy_joules: float | None
+    hw_kind: str
+    hw_count: float
+    hw_model: str | None
+    attributes: dict[str, Any] = field(repr=False)
+
+    def __str__(self) -> str:
+        from ..exporters.console import render_summary
+
+        return render_summary(self.attributes, title=f"mlcost: training run {self.name!r}")
+
+
+class _Counts:
+    """Counter values at one instant (warm-up end, window start)."""
+
+    __slots__ = ("t", "steps", "tokens", "samples", "flops")
+
+    def __init__(self, t: float, steps: int, tokens: int, samples: int, flops: float) -> None:
+        self.t, self.steps, self.tokens, self.samples, self.flops = t, steps, tokens, samples, flops
+
+
+class TrainingRun:
+    """Meters one training run. Use as a context manager (sync or async)."""
+
+    def __init__(
+        self,
+        name: str = "training_run",
+        *,
+        flops_per_step: float | None = None,
+        params: float | None = None,
+        tags: dict[str, str] | None = None,
+        budget_usd: float | None = None,
+        total_steps: int | None = None,
+        total_tokens: int | None = None,
+        on_budget: BudgetAction = "warn",
+        window_steps: int | None = None,
+        window_seconds: float | None = None,
+        warmup_steps: int | None = None,
+        dtype: str | None = None,
+        peak_flops_per_s: float | None = None,
+        price: Price | float | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        for pname, value in (("flops_per_step", flops_per_step), ("params", params),
+                             ("budget_usd", budget_usd), ("window_seconds", window_seconds),
+                             ("peak_flops_per_s", peak_flops_per_s)):
+            if value is not None and not (isinstance(value, int | float) and value > 0):
+                raise InvalidParameterError(pname, value, "a number > 0")
+        for pname, ivalue in (("total_steps", total_steps), ("total_tokens", total_tokens),
+                              ("window_steps", window_steps)):
+            if ivalue is not None and not (isinstance(ivalue, int) and ivalue > 0):
+                raise InvalidParameterError(pname, ivalue, "an integer > 0")
+        if warmup_steps is not None and not (isinstance(warmup_steps, int) and warmup_steps >= 0):
+            raise InvalidParameterError("warmup_steps", warmup_steps, "an integer >= 0")
+        if not (on_budget in ("warn", "raise") or callable(on_budget)):
+            raise InvalidParameterError("on_budget", on_budget, "'warn', 'raise' or a callable")
+        s = settings()
+        self.name = name
+        self.run_id = run_id or uuid.uuid4().hex
+        self._settings = s
+        self._tags = {**s.tags, **validate_tags(tags, "training_run(tags)")}
+        self._flops_per_step = float(flops_per_step or 0.0)
+        self._params = params
+        self._flops_source = "user" if flops_per_step else ("formula_6nd" if params else "none")
+        self._budget_usd = budget_usd
+        self._total_steps = total_steps
+        self._total_tokens = total_tokens
+        self._on_budget = on_budget
+        self._window_steps = window_steps
+        self._window_seconds = window_seconds
+        self._warmup = s.warmup_steps if warmup_steps is None else warmup_steps
+        self._dtype = dtype
+        self._peak_override = peak_flops_per_s
+        self._price = price if (price is None or isinstance(price, Price)) \
+            else Price(usd_per_hour=price)
+        self._extra_attrs: dict[str, Any] = {}
+        self._window_listeners: list[Callable[[TrainingRun, dict[str, Any]], None]] = []
+        # hot-path state
+        self._steps = 0
+        self._tokens = 0
+        self._samples = 0
+        self._flops = 0.0
+        self._slow_at = 1 << 62  # no slow path until the run starts
+        self._active = False
+        self._disabled = s.disabled
+        self._summary: RunSummary | None = None
+        self._budget_fired = False
+
+    # ---- the hot path -----------------------------------------------------------------------
+    def step(self, tokens: int = 0, samples: int = 0, flops: float | None = None) -> None:
+        """Mark the end of one training step. Every argument is optional."""
+        self._steps += 1
+        self._tokens += tokens
+        self._samples += samples
+        self._flops += self._flops_per_step if flops is None else flops
+        if self._steps >= self._slow_at:
+            self._slow_path()
+
+    # ---- for integrations -------------------------------------------------------------------
+    def set_flops_source(self, source: str) -> None:
+        """A FLOPs plug-in (e.g. the PyTorch flop counter) names itself as the source."""
+        self._flops_source = source
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Extra attributes on the run span and its windows (rank, world size...)."""
+        self._extra_attrs.update(attributes)
+
+    def add_window_listener(self, fn: Callable[[TrainingRun, dict[str, Any]], None]) -> None:
+        """``fn(run, attributes)`` runs as each window closes, before its span is emitted."""
+        self._window_listeners.append(fn)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._tags)
+
+    @property
+    def hardware(self) -> Hardware | None:
+        return getattr(self, "_hw", None)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> TrainingRun:
+        if self._disabled:
+            return self
+        enforce_required(self._tags, (*self._settings.required_tags, *TRAINING_REQUIRED_TAGS),
+                         self._settings.on_missing_tags, f"training_run {self.name!r}")
+        with capture_internal_exceptions("training_run.start"):
+            self._start()
+        self._run_token = _current_run.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._disabled:
+            return
+        _current_run.reset(self._run_token)
+        if self._active:
+            with capture_internal_exceptions("training_run.end"):
+                self._end(exc)
+
+    async def __aenter__(self) -> TrainingRun:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _start(self) -> None:
+        from ..sampling import get_sampler
+
+        s = self._settings
+        self._clock = s.clock
+        self._sampler = get_sampler()
+        self._sampler.set_interval(s.sample_interval_s)
+        self._sampler.acquire()
+        self._hw = resolve(s, self._sampler, dtype=self._dtype,
+                           peak_override=self._peak_override, price=self._price)
+        inst = _instruments.get()
+        if inst is not None:
+            inst.register_hw(self._sampler)
+        self._tracker = self._sampler.track()
+        self._window_tracker = self._sampler.track() if self._windowed else None
+        self._static_attrs = {c.KIND: c.KIND_TRAINING_RUN, c.RUN_ID: self.run_id,
+                              c.RUN_NAME: self.name, **tag_attributes(self._tags),
+                              **self._hw.attributes()}
+        self._span = tracer().start_span(self.name, attributes=self._static_attrs,
+                                         start_time=self._clock.time_ns())
+        self._ctx_token = otel_context.attach(trace.set_span_in_context(self._span))
+        t0 = self._clock.monotonic()
+        self._t0 = t0
+        self._warm: _Counts | None = _Counts(t0, 0, 0, 0, 0.0) if self._warmup == 0 else None
+        self._win = _Counts(t0, 0, 0, 0, 0.0)
+        self._win_index = 0
+        self._win_wall_ns = self._clock.time_ns()
+        self._costed_until = t0  # cost already added to the metric up to here
+        self._last_slow = _Counts(t0, 0, 0, 0, 0.0)
+        self._last_window_rates: dict[str, float] = {}
+        self._projected: float | None = None
+        self._active = True
+        self._slow_at = self._warmup if self._warmup > 0 else 1
+
+    @property
+    def _windowed(self) -> bool:
+        return self._window_steps is not None or self._window_seconds is not None
+
+    # ---- the slow path ----------------------------------------------------------------------
+    def _slow_path(self) -> None:
+        if not self._active:
+            self._slow_at = 1 << 62
+            return
+        raise_now: BudgetStatus | None = None
+        with capture_internal_exceptions("training_run.slow_path"):
+            now = self._clock.monotonic()
+            if self._warm is None and self._steps >= self._warmup:
+                self._warm = self._counts(now)
+            if self._windowed and self._window_due(now):
+                self._close_window(now)
+            if self._budget_usd is not None:
+                raise_now = self._check_budget(now)
+            self._schedule(now)
+        if raise_now is not None:
+            raise BudgetExceeded(raise_now.budget_usd, raise_now.spent_usd,
+                                 raise_now.projected_usd)
+
+    def _counts(self, t: float) -> _Counts:
+        return _Counts(t, self._steps, self._tokens, self._samples, self._flops)
+
+    def _schedule(self, now: float) -> None:
+        last = self._last_slow
+        dt, dsteps = now - last.t, self._steps - last.steps
+        rate = dsteps / dt if dt > 0 else 0.0
+        stride = max(1, int(rate * _SLOW_PATH_EVERY_S)) if rate > 0 else 1
+        nxt = self._steps + stride
+        if self._warm is None:
+            nxt = min(nxt, self._warmup)
+        if self._window_steps is not None:
+            nxt = min(nxt, self._win.steps + self._window_steps)
+        self._slow_at = max(nxt, self._steps + 1)
+        self._last_slow = self._counts(now)
+
+    def _window_due(self, now: float) -> bool:
+        if self._window_steps is not None and self._steps - self._win.steps >= self._window_steps:
+            return True
+        return self._window_seconds is not None and now - self._win.t >= self._window_seconds
+
+    def _rates(self, start: _Counts, end: _Counts) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        dt = end.t - start.t
+        if dt <= 0:
+            return attrs
+        attrs[c.STEPS_PER_S] = (end.steps - start.steps) / dt
+        if end.tokens > start.tokens:
+            attrs[c.TOKENS_PER_S] = (end.tokens - start.tokens) / dt
+        if end.samples > start.samples:
+            attrs[c.SAMPLES_PER_S] = (end.samples - start.samples) / dt
+        flops = self._flops_between(start, end)
+        if flops:
+            achieved = flops / dt
+            attrs[c.FLOPS_ACHIEVED_PER_S] = achieved
+            peak = self._hw.peak_flops_per_s
+            if peak:
+                attrs[c.MFU] = achieved / peak
+                attrs[c.MFU_SUSPECT] = achieved > peak
+        return attrs
+
+    def _flops_between(self, start: _Counts, end: _Counts) -> float:
+        if self._flops_source == "formula_6nd" and self._params:
+            return 6.0 * self._params * (end.tokens - start.tokens)
+        return end.flops - start.flops
+
+    def _close_window(self, now: float) -> None:
+        end = self._counts(now)
+        win = self._win
+        wall_end = self._clock.time_ns()
+        hw = self._hw
+        attrs: dict[str, Any] = {
+            **self._static_attrs, **self._extra_attrs,
+            c.KIND: c.KIND_TRAINING_WINDOW, c.WINDOW_INDEX: self._win_index,
+            c.DURATION_S: now - win.t, c.STEPS: end.steps - win.steps,
+            c.TOKENS: end.tokens - win.tokens, c.SAMPLES: end.samples - win.samples,
+        }
+        if hw.usd_per_hour is not None:
+            attrs[c.COST_USD] = hw.usd_per_second * (now - win.t)
+        rates = self._rates(win, end)
+        attrs.update(rates)
+        self._last_window_rates = rates
+        if self._window_tracker is not None:
+            attrs.update(self._window_tracker.close().attributes())
+            self._window_tracker = self._sampler.track()
+        for listener in self._window_listeners:
+            with capture_internal_exceptions("training_run.window_listener"):
+                listener(self, attrs)
+        span = tracer().start_span("training_window", attributes=attrs,
+                                   start_time=self._win_wall_ns)
+        span.end(end_time=wall_end)
+        self._add_cost_metric(now)
+        self._win, self._win_wall_ns = end, wall_end
+        self._win_index += 1
+
+    def _add_cost_metric(self, now: float) -> None:
+        inst = _instruments.get()
+        if inst is None or self._hw.usd_per_hour is None:
+            return
+        inst.cost.add(self._hw.usd_per_second * (now - self._costed_until),
+                      _instruments.metric_attributes(c.KIND_TRAINING_RUN, self._tags,
+                                                     self._settings.metric_tag_keys))
+        self._costed_until = now
+
+    def _check_budget(self, now: float) -> BudgetStatus | None:
+        assert self._budget_usd is not None
+        spent = self._hw.usd_per_second * (now - self._t0)
+        projected = self._project(now, spent)
+        self._projected = projected
+        over = spent > self._budget_usd or (projected is not None and projected > self._budget_usd)
+        if not over or self._budget_fired:
+            return None
+        self._budget_fired = True
+        status = BudgetStatus(self._budget_usd, spent, projected, True)
+        if self._on_budget == "raise":
+            return status
+        if self._on_budget == "warn":
+            proj = f", projected ${projected:,.4f}" if projected is not None else ""
+            warnings.warn(f"mlcost: run {self.name!r} crossed its budget "
+                          f"${self._budget_usd:,.4f}: spent ${spent:,.4f}{proj}",
+                          BudgetWarning, stacklevel=4)
+        elif callable(self._on_budget):
+            self._on_budget(status)
+        return None
+
+    def _project(self, now: float, spent: float) -> float | None:
+        """Final cost from live throughput: spent + remaining work / post-warm-up rate."""
+        warm = self._warm
+        if warm is None or now <= warm.t or self._hw.usd_per_hour is None:
+            return None
+        dt = now - warm.t
+        if self._total_steps is not None and self._steps > warm.steps:
+            remaining_s = (self._total_steps - self._steps) / ((self._steps - warm.steps) / dt)
+        elif self._total_tokens is not None and self._tokens > warm.tokens:
+            remaining_s = (self._total_tokens - self._tokens) / ((self._tokens - warm.tokens) / dt)
+        else:
+            return None
+        return spent + max(0.0, remaining_s) * self._hw.usd_per_second
+
+    # ---- the end ----------------------------------------------------------------------------
+    def _end(self, exc: BaseException | None) -> None:
+        self._active = False
+        self._slow_at = 1 << 62
+        now = self._clock.monotonic()
+        try:
+            if self._windowed and self._steps > self._win.steps:
+                self._close_window(now)
+            stats = self._tracker.close()
+            if self._window_tracker is not None:
+                self._window_tracker.close()
+            if self._budget_usd is not None:
+                self._check_budget(now)
+            attrs = self._final_attributes(now, stats)
+            self._add_cost_metric(now)
+            self._summary = self._make_summary(attrs, stats)
+            self._span.set_attributes(attrs)
+            if exc is not None:
+                self._span.record_exception(exc)
+                self._span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        finally:
+            self._span.end(end_time=self._clock.time_ns())
+            otel_context.detach(self._ctx_token)
+            self._sampler.release()
+        if self._settings.console_summary and self._summary is not None:
+            import sys
+
+            print(self._summary, file=sys.stderr)
+
+    def _final_attributes(self, now: float, stats: Any) -> dict[str, Any]:
+        hw = self._hw
+        duration = now - self._t0
+        end = self._counts(now)
+        attrs: dict[str, Any] = {
+            **self._extra_attrs, c.DURATION_S: duration, c.STEPS: self._steps,
+            c.TOKENS: self._tokens, c.SAMPLES: self._samples, c.FLOPS_SOURCE: self._flops_source,
+        }
+        if hw.usd_per_hour is not None:
+            attrs[c.COST_USD] = hw.usd_per_second * duration
+        total_flops = self._flops_between(_Counts(self._t0, 0, 0, 0, 0.0), end)
+        if self._flops_source != "none" and total_flops:
+            attrs[c.FLOPS_TOTAL] = total_flops
+        # Rates exclude warm-up; a run no longer than its warm-up is measured whole.
+        warm = self._warm if self._warm is not None and self._steps > self._warm.steps else None
+        start = warm or _Counts(self._t0, 0, 0, 0, 0.0)
+        attrs[c.WARMUP_STEPS] = start.steps
+        attrs.update(self._rates(start, end))
+        if self._flops_source == "none":
+            attrs.pop(c.FLOPS_ACHIEVED_PER_S, None)
+            attrs.pop(c.MFU, None)
+            attrs.pop(c.MFU_SUSPECT, None)
+        if self._budget_usd is not None:
+            attrs[c.BUDGET_USD] = self._budget_usd
+            attrs[c.BUDGET_EXCEEDED] = self._budget_fired
+            if self._projected is not None:
+                attrs[c.BUDGET_PROJECTED_USD] = self._projected
+        attrs.update(stats.attributes())
+        return attrs
+
+    def _make_summary(self, attrs: dict[str, Any], stats: Any) -> RunSummary:
+        full = {**self._static_attrs, **attrs}
+        return RunSummary(
+            name=self.name, run_id=self.run_id, cost_usd=full.get(c.COST_USD),
+            duration_s=full[c.DURATION_S], steps=self._steps, tokens=self._tokens,
+            samples=self._samples, flops_total=full.get(c.FLOPS_TOTAL),
+            flops_source=self._flops_source,
+            achieved_flops_per_s=full.get(c.FLOPS_ACHIEVED_PER_S),
+            peak_flops_per_s=self._hw.peak_flops_per_s, mfu=full.get(c.MFU),
+            tokens_per_s=full.get(c.TOKENS_PER_S), samples_per_s=full.get(c.SAMPLES_PER_S),
+            steps_per_s=full.get(c.STEPS_PER_S), utilization_mean=stats.utilization_mean,
+            utilization_source=stats.utilization_source, energy_joules=stats.energy_joules,
+            hw_kind=self._hw.kind, hw_count=self._hw.count, hw_model=self._hw.model,
+            attributes=full)
+
+    @property
+    def summary(self) -> RunSummary:
+        """The run's figures once it has ended; before that (or when telemetry is disabled)
+        only the counts, with every measured figure None."""
+        if self._summary is not None:
+            return self._summary
+        return RunSummary(
+            name=self.name, run_id=self.run_id, cost_usd=None, duration_s=0.0,
+            steps=self._steps, tokens=self._tokens, samples=self._samples, flops_total=None,
+            flops_source=self._flops_source, achieved_flops_per_s=None, peak_flops_per_s=None,
+            mfu=None, tokens_per_s=None, samples_per_s=None, steps_per_s=None,
+            utilization_mean=None, utilization_source="none", energy_joules=None,
+            hw_kind="none", hw_count=0.0, hw_model=None,
+            attributes={c.STEPS: self._steps, c.TOKENS: self._tokens, c.SAMPLES: self._samples})
+
+    @property
+    def budget_projection_usd(self) -> float | None:
+        return self._projected
+
+
+def training_run(name: str = "training_run", **kwargs: Any) -> TrainingRun:
+    """``with mlcost.training_run("finetune", tags={...}) as run: ... run.step(tokens=n)``"""
+    return TrainingRun(name, **kwargs)
+
+
+@overload
+def track_training(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def track_training(
+    func: None = None, /, *, name: str | None = None, **kwargs: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def track_training(func: Any = None, /, *, name: str | None = None, **kwargs: Any) -> Any:
+    """Decorator form: each call of the function is one training run (``current_run()``
+    gives it to the function body)."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        run_name = name or fn.__name__
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def awrapper(*args: P.args, **kw: P.kwargs) -> Any:
+                async with TrainingRun(run_name, **kwargs):
+                    return await fn(*args, **kw)
+            return awrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kw: P.kwargs) -> R:
+            with TrainingRun(run_name, **kwargs):
+                return fn(*args, **kw)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate

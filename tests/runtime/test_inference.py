@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlcost_sdk as mlcost
+from mlcost_sdk import conventions as c
+from mlcost_sdk.runtime import inference as inf
+from mlcost_sdk.runtime.clock import ManualClock
+from mlcost_sdk.testing import capture
+from tests.conftest import FULL_TAGS
+
+
+def _costs(cap, kind):
+    return [s.attributes[c.COST_USD] for s in cap.spans(kind)]
+
+
+def test_two_concurrent_requests_each_pay_half() -> None:
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=3600.0, clock=clock) as cap:  # $1 per second
+        a = mlcost.inference("a").__enter__()
+        clock.advance(1.0)  # a alone: $1
+        b = mlcost.inference("b").__enter__()
+        clock.advance(2.0)  # both: $1 each
+        a.__exit__(None, None, None)
+        clock.advance(1.0)  # b alone: $1
+        b.__exit__(None, None, None)
+        clock.advance(3.0)  # idle: $3
+        final = inf._shutdown_meter()
+    costs = {s.name: s.attributes[c.COST_USD] for s in cap.spans(c.KIND_INFERENCE)}
+    assert costs == {"a": pytest.approx(2.0), "b": pytest.approx(2.0)}
+    assert math.fsum(_costs(cap, c.KIND_IDLE)) == pytest.approx(3.0)
+    assert final is not None and final.realized_cost_per_request_usd == pytest.approx(3.5)
+    assert final.idle_share == pytest.approx(3 / 7)
+
+
+events = st.lists(st.tuples(st.sampled_from(["start", "end", "wait"]),
+                            st.floats(min_value=0.0, max_value=10.0)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events, st.floats(min_value=0.01, max_value=100.0))
+def test_request_costs_plus_idle_equal_price_times_elapsed(evts, usd_per_hour) -> None:
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=usd_per_hour, clock=clock) as cap:
+        open_calls = []
+        for what, dt in evts:
+            if what == "start":
+                call = mlcost.inference("r")
+                call.__enter__()
+                open_calls.append(call)
+            elif what == "end" and open_calls:
+                open_calls.pop(0).__exit__(None, None, None)
+            clock.advance(dt)
+        for call in open_calls:
+            call.__exit__(None, None, None)
+        final = inf._shutdown_meter()
+    assert final is not None
+    total = math.fsum(_costs(cap, c.KIND_INFERENCE) + _costs(cap, c.KIND_IDLE))
+    expected = usd_per_hour / 3600 * final.elapsed_s
+    assert total == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_thousand_calls_over_threads_and_asyncio() -> None:
+    with capture(tags=FULL_TAGS, price=7.2, idle_flush_s=0.05) as cap:
+        @mlcost.track_inference(model="bert")
+        def predict(x: int) -> int:
+            return x * 2
+
+        @mlcost.track_inference(model="bert")
+        async def apredict(x: int) -> int:
+            await asyncio.sleep(0.001)
+            return x * 2
+
+        with ThreadPoolExecutor(8) as pool:
+            assert sum(pool.map(predict, range(500))) == 2 * sum(range(500))
+
+        async def many() -> list[int]:
+            return await asyncio.gather(*(apredict(i) for i in range(500)))
+
+        assert sum(asyncio.run(many())) == 2 * sum(range(500))
+        final = inf._shutdown_meter()
+    spans = cap.spans(c.KIND_INFERENCE)
+    assert len(spans) == 1000
+    assert len({s.context.span_id for s in spans}) == 1000
+    total = math.fsum(_costs(cap, c.KIND_INFERENCE) + _costs(cap, c.KIND_IDLE))
+    assert final is not None and final.requests == 1000
+    assert total == pytest.approx(7.2 / 3600 * final.elapsed_s, rel=1e-9)
+    assert all(s.attributes[c.MODEL] == "bert" for s in spans)
+
+
+def test_generators_are_costed_until_their_last_item() -> None:
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=3600.0, clock=clock) as cap:
+        @mlcost.track_inference
+        def stream():
+            for i in range(3):
+                clock.advance(1.0)
+                yield i
+
+        @mlcost.track_inference
+        async def astream():
+            for i in range(2):
+                clock.advance(1.0)
+                yield i
+
+        assert list(stream()) == [0, 1, 2]
+
+        async def consume() -> list[int]:
+            return [i async for i in astream()]
+
+        assert asyncio.run(consume()) == [0, 1]
+    costs = sorted(_costs(cap, c.KIND_INFERENCE))
+    assert costs == [pytest.approx(2.0), pytest.approx(3.0)]
+
+
+def test_user_exceptions_pass_through_untouched(cap) -> None:
+    err = KeyError("missing")
+    with pytest.raises(KeyError) as info, mlcost.inference("p"):
+        raise err
+    assert info.value is err
+    span = cap.span(c.KIND_INFERENCE)
+    assert span.status.status_code.name == "ERROR"
+
+
+def test_async_context_manager_and_nesting_under_current_span(cap) -> None:
+    tracer = cap.tracer_provider.get_tracer("app")
+
+    async def handler() -> None:
+        with tracer.start_as_current_span("http request"):
+            async with mlcost.inference("predict", model="m") as call:
+                call.add(tokens=7)
+
+    asyncio.run(handler())
+    span = cap.span(c.KIND_INFERENCE)
+    parent = next(s for s in cap.spans() if s.name == "http request")
+    assert span.parent.span_id == parent.context.span_id
+    assert span.attributes[c.TOKENS] == 7
+
+
+def test_request_cost_histogram_and_idle_metric(cap) -> None:
+    for _ in range(3):
+        with mlcost.inference("p"):
+            pass
+    inf._shutdown_meter()
+    hist = cap.metric_points(c.METRIC_REQUEST_COST)
+    assert sum(p.count for p in hist) == 3
+    kinds = {p.attributes[c.KIND] for p in cap.metric_points(c.METRIC_COST)}
+    assert kinds == {c.KIND_INFERENCE, c.KIND_IDLE}
+
+
+def test_idle_spans_are_emitted_periodically_by_a_background_thread() -> None:
+    with capture(tags=FULL_TAGS, price=3.6, idle_flush_s=0.05) as cap:
+        with mlcost.inference("p"):
+            pass
+        done = threading.Event()
+        done.wait(0.3)
+        assert len(cap.spans(c.KIND_IDLE)) >= 2
