@@ -61,7 +61,9 @@ def test_request_costs_plus_idle_equal_price_times_elapsed(evts, usd_per_hour) -
         for call in open_calls:
             call.__exit__(None, None, None)
         final = inf._shutdown_meter()
-    assert final is not None
+    if final is None:  # no request ever started the process meter
+        assert cap.spans() == []
+        return
     total = math.fsum(_costs(cap, c.KIND_INFERENCE) + _costs(cap, c.KIND_IDLE))
     expected = usd_per_hour / 3600 * final.elapsed_s
     assert total == pytest.approx(expected, rel=1e-9, abs=1e-12)

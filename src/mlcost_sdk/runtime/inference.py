@@ -357,6 +357,8 @@ class _CallSite:
                  attributes: dict[str, Any] | None = None) -> None:
         s = settings()
         self.disabled = s.disabled
+        if self.disabled:
+            return
         self.name = name
         self.model = model
         merged = {**s.tags, **validate_tags(tags, f"inference({name!r}) tags")}

@@ -139,7 +139,7 @@ class TrainingRun:
         self._tags = {**s.tags, **validate_tags(tags, "training_run(tags)")}
         self._flops_per_step = float(flops_per_step or 0.0)
         self._params = params
-        self._flops_source = "user" if flops_per_step else ("formula_6nd" if params else "none")
+        self._flops_source = "user" if flops_per_step else "none"  # a plug-in may set it
         self._budget_usd = budget_usd
         self._total_steps = total_steps
         self._total_tokens = total_tokens
@@ -318,8 +318,16 @@ class TrainingRun:
                 attrs[c.MFU_SUSPECT] = achieved > peak
         return attrs
 
+    def flops_source(self) -> str:
+        """Caller-given FLOPs first (or a plug-in's), then the 6ND formula, else none."""
+        if self._flops_source != "none":
+            return self._flops_source
+        if self._flops > 0:
+            return "user"
+        return "formula_6nd" if self._params else "none"
+
     def _flops_between(self, start: _Counts, end: _Counts) -> float:
-        if self._flops_source == "formula_6nd" and self._params:
+        if self._params and self.flops_source() == "formula_6nd":
             return 6.0 * self._params * (end.tokens - start.tokens)
         return end.flops - start.flops
 
@@ -431,19 +439,19 @@ class TrainingRun:
         end = self._counts(now)
         attrs: dict[str, Any] = {
             **self._extra_attrs, c.DURATION_S: duration, c.STEPS: self._steps,
-            c.TOKENS: self._tokens, c.SAMPLES: self._samples, c.FLOPS_SOURCE: self._flops_source,
+            c.TOKENS: self._tokens, c.SAMPLES: self._samples, c.FLOPS_SOURCE: self.flops_source(),
         }
         if hw.usd_per_hour is not None:
             attrs[c.COST_USD] = hw.usd_per_second * duration
         total_flops = self._flops_between(_Counts(self._t0, 0, 0, 0, 0.0), end)
-        if self._flops_source != "none" and total_flops:
+        if total_flops:
             attrs[c.FLOPS_TOTAL] = total_flops
         # Rates exclude warm-up; a run no longer than its warm-up is measured whole.
         warm = self._warm if self._warm is not None and self._steps > self._warm.steps else None
         start = warm or _Counts(self._t0, 0, 0, 0, 0.0)
         attrs[c.WARMUP_STEPS] = start.steps
         attrs.update(self._rates(start, end))
-        if self._flops_source == "none":
+        if not total_flops:
             attrs.pop(c.FLOPS_ACHIEVED_PER_S, None)
             attrs.pop(c.MFU, None)
             attrs.pop(c.MFU_SUSPECT, None)
@@ -461,7 +469,7 @@ class TrainingRun:
             name=self.name, run_id=self.run_id, cost_usd=full.get(c.COST_USD),
             duration_s=full[c.DURATION_S], steps=self._steps, tokens=self._tokens,
             samples=self._samples, flops_total=full.get(c.FLOPS_TOTAL),
-            flops_source=self._flops_source,
+            flops_source=self.flops_source(),
             achieved_flops_per_s=full.get(c.FLOPS_ACHIEVED_PER_S),
             peak_flops_per_s=self._hw.peak_flops_per_s, mfu=full.get(c.MFU),
             tokens_per_s=full.get(c.TOKENS_PER_S), samples_per_s=full.get(c.SAMPLES_PER_S),
