@@ -25,7 +25,7 @@ class TinyLM(nn.Module):
         self.pos = nn.Parameter(torch.zeros(seq, d_model))
         layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0,
                                            batch_first=True, norm_first=True)
-        self.blocks = nn.TransformerEncoder(layer, layers)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, vocab)
         self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq))
 
