@@ -1,0 +1,50 @@
+"""The ``mlcost`` command line. Each sub-command lives in a sibling module exposing
+``register(subparsers)``, which adds its parser and sets ``handler`` (args -> exit code).
+
+Bad flags or values get one line on stderr (``mlcost: error: ...``) and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import NoReturn
+
+from ..errors import MlcostError
+
+# module names in this package, in help order
+COMMANDS = ("estimate", "report", "idle", "anomalies")
+
+
+class UsageError(Exception):
+    """A command line argparse rejected."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)  # one line, not argparse's usage dump
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlcost", description="What ML training, inference and LLM calls cost.")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            raise UsageError("a command is required (see mlcost --help)")
+        return int(handler(args))
+    except (UsageError, MlcostError, ValueError) as e:
+        print("mlcost: error: " + " ".join(str(e).split()), file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help and --version exit through argparse
+        return e.code if isinstance(e.code, int) else 0

@@ -1,0 +1,51 @@
+"""Range checks shared by the cost model: one typed error that names the parameter and its range."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from ..errors import InvalidParameterError
+
+
+def _real(name: str, value: object, allowed: str) -> float:
+    # bool is an int subclass: True as "1 GPU" is a bug in the caller, not a number.
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise InvalidParameterError(name, value, allowed)
+    return float(value)
+
+
+def positive(name: str, value: object) -> float:
+    """A finite number > 0."""
+    allowed = "a finite number > 0"
+    number = _real(name, value, allowed)
+    if number <= 0:
+        raise InvalidParameterError(name, value, allowed)
+    return number
+
+
+def non_negative(name: str, value: object) -> float:
+    """A finite number >= 0."""
+    allowed = "a finite number >= 0"
+    number = _real(name, value, allowed)
+    if number < 0:
+        raise InvalidParameterError(name, value, allowed)
+    return number
+
+
+def fraction(name: str, value: object, *, zero: bool = False, one: bool = True) -> float:
+    """A number between 0 and 1; ``zero``/``one`` say whether each end is allowed."""
+    allowed = f"a number in {'[' if zero else '('}0, 1{']' if one else ')'}"
+    number = _real(name, value, allowed)
+    if number < 0 or number > 1 or (number == 0 and not zero) or (number == 1 and not one):
+        raise InvalidParameterError(name, value, allowed)
+    return number
+
+
+def count(name: str, value: object, *, minimum: int = 1) -> int:
+    """A whole number >= ``minimum`` (an integral float such as 8.0 is accepted)."""
+    allowed = f"a whole number >= {minimum}"
+    number = _real(name, value, allowed)
+    if not number.is_integer() or number < minimum:
+        raise InvalidParameterError(name, value, allowed)
+    return int(number)
