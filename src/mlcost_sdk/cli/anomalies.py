@@ -1,0 +1,50 @@
+"""``mlcost anomalies``: tag groups whose weekly cost rose more than 50% week over week."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..reports.anomalies import find_anomalies
+from ..reports.rollup import DEFAULT_BY, parse_by
+from ..reports.text import money, percent, table, utc
+from .report import add_input_arguments, parse_now, read_usages, write_output
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "anomalies", help="tag groups whose weekly cost rose more than 50%% week over week",
+        description="Compares each group's cost over the 7-day windows ending at --now, "
+                    "week after week; a group with no cost the week before is new spend.")
+    add_input_arguments(p)
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="relative rise that counts (default 0.5 = 50%%)")
+    p.add_argument("--by", default=",".join(DEFAULT_BY),
+                   help="tag keys that define a group (default: %(default)s)")
+    p.add_argument("--now", help="weeks end at this ISO 8601 time (default: now)")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    by = parse_by(args.by)
+    now_ns = parse_now(args.now)
+    items, meta = read_usages(args)
+    found = find_anomalies(items, by=by, now_ns=now_ns, threshold=args.threshold)
+    if args.json:
+        records = [{"group": dict(zip(by, a.group, strict=True)),
+                    "week_start": utc(a.week_start_ns), "previous_usd": a.previous_usd,
+                    "current_usd": a.current_usd, "rise": a.rise} for a in found]
+        text = json.dumps({"by": list(by), "threshold": args.threshold, "now": utc(now_ns),
+                           **meta, "anomalies": records}, indent=2) + "\n"
+    elif found:
+        text = table(["week from", *by, "previous week", "this week", "rise"],
+                     [[utc(a.week_start_ns), *a.group, money(a.previous_usd),
+                       money(a.current_usd), "new" if a.rise is None else f"+{percent(a.rise)}"]
+                      for a in found], "l" * (1 + len(by)) + "rrr") + "\n"
+    else:
+        text = f"no group's weekly cost rose more than {percent(args.threshold)}\n"
+    write_output(text, args.output)
+    return 0

@@ -1,0 +1,65 @@
+"""Tag groups whose weekly cost rose more than a threshold (50%) week over week.
+
+Weeks are the 7-day windows ending at ``now`` (so the latest week is never a partial one),
+and a usage spanning two weeks is split between them by time, as its price accrued.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..errors import InvalidParameterError
+from .rollup import UNTAGGED
+from .usage import Usage
+
+NS_PER_WEEK = 7 * 86_400 * 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    group: tuple[str, ...]  # values of the --by keys
+    week_start_ns: int
+    previous_usd: float
+    current_usd: float
+
+    @property
+    def rise(self) -> float | None:
+        """Relative rise over the previous week; None when that week cost nothing."""
+        return self.current_usd / self.previous_usd - 1 if self.previous_usd > 0 else None
+
+
+def weekly_costs(items: Iterable[Usage], by: Sequence[str], *,
+                 now_ns: int) -> dict[tuple[str, ...], dict[int, float]]:
+    """Cost per group per week start (weeks end at ``now_ns``; later cost is left out)."""
+    weeks: dict[tuple[str, ...], dict[int, float]] = {}
+    for u in items:
+        group = tuple(u.dimension(k) or UNTAGGED for k in by)
+        per_week = weeks.setdefault(group, {})
+        for start, fraction in u.buckets(NS_PER_WEEK, origin_ns=now_ns):
+            if start < now_ns:
+                per_week[start] = per_week.get(start, 0.0) + u.cost_usd * fraction
+    return weeks
+
+
+def find_anomalies(items: Iterable[Usage], *, by: Sequence[str], now_ns: int,
+                   threshold: float = 0.5) -> list[Anomaly]:
+    """Every (group, week) whose cost exceeds (1 + threshold) x the week before, the latest
+    week first. Only weeks after the first one in the records are judged: a group that
+    cost nothing the week before but something now is reported as new spend (rise None)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
+            or not math.isfinite(threshold) or threshold <= 0:
+        raise InvalidParameterError("--threshold", threshold, "a number > 0 (0.5 = 50%)")
+    weeks = weekly_costs(items, by, now_ns=now_ns)
+    starts = [s for per_week in weeks.values() for s in per_week]
+    if not starts:
+        return []
+    found = []
+    for week in range(min(starts) + NS_PER_WEEK, now_ns, NS_PER_WEEK):
+        for group, per_week in weeks.items():
+            previous, current = per_week.get(week - NS_PER_WEEK, 0.0), per_week.get(week, 0.0)
+            if current > 0 and current > previous * (1 + threshold):
+                found.append(Anomaly(group, week, previous, current))
+    found.sort(key=lambda a: (-a.week_start_ns, -(a.current_usd - a.previous_usd)))
+    return found

@@ -1,0 +1,137 @@
+"""FOCUS-shaped cost rows (FinOps Open Cost & Usage Specification 1.x), one per resource, kind,
+tag set and UTC hour. How each column is derived, and which ones an in-process SDK cannot
+know, is written down in docs/focus.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import IO
+
+from .. import conventions as c
+from .usage import NS_PER_HOUR, Usage, weighted_mean
+
+COLUMNS = (
+    "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency",
+    "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass", "ChargeFrequency",
+    "ChargeDescription", "ServiceName", "ServiceCategory", "ResourceId", "ResourceName",
+    "ResourceType", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity", "PricingUnit", "Tags",
+    "x_CostKind", "x_ModelFlopsUtilization", "x_DeviceUtilization", "x_Tokens", "x_Requests",
+    "x_PriceSource",
+)
+
+_SERVICE = {c.KIND_TRAINING_RUN: "ML Training", c.KIND_INFERENCE: "ML Inference",
+            c.KIND_IDLE: "ML Inference", c.KIND_LLM_CALL: "LLM API"}
+_RESOURCE_TYPE = {c.KIND_TRAINING_RUN: "Training Run", c.KIND_INFERENCE: "Serving Process",
+                  c.KIND_IDLE: "Serving Process", c.KIND_LLM_CALL: "LLM Model"}
+_TOKENS_PER_PRICING_UNIT = 1_000_000
+
+
+@dataclass
+class _Charge:
+    first: Usage  # describes the row (same resource, kind and tags as the rest)
+    cost: float = 0.0
+    device_hours: float = 0.0
+    pricing_hours: float = 0.0
+    tokens: float = 0.0
+    requests: int = 0
+    points_mfu: list[tuple[float | None, float, float]] = field(default_factory=list)
+    points_util: list[tuple[float | None, float, float]] = field(default_factory=list)
+
+
+def _decimal(x: float) -> str:
+    """Plain decimal notation (no exponent), as FOCUS NumericFormat asks, to 12 significant
+    digits (float sums carry noise beyond that)."""
+    text = format(Decimal(f"{x:.12g}"), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _name(u: Usage) -> str:
+    if u.kind == c.KIND_TRAINING_RUN:
+        return str(u.attributes.get(c.RUN_NAME) or u.resource_id.rsplit("/", 1)[-1])
+    if u.kind == c.KIND_LLM_CALL:
+        return u.dimension("model") or "unknown"
+    return u.service
+
+
+def _description(u: Usage) -> str:
+    device = u.attributes.get(c.HW_MODEL) or u.attributes.get(c.HW_KIND, "device")
+    count = u.attributes.get(c.HW_COUNT)
+    hw = f"{count:g} x {device}" if isinstance(count, int | float) else str(device)
+    if u.kind == c.KIND_TRAINING_RUN:
+        ranks = f", {u.ranks} ranks" if u.ranks > 1 else ""
+        return f"Training run {_name(u)} on {hw}{ranks}"
+    if u.kind == c.KIND_INFERENCE:
+        return f"Inference requests served by {u.service} on {hw}"
+    if u.kind == c.KIND_IDLE:
+        return f"Idle capacity of {u.service} on {hw} (no request in flight)"
+    provider = u.attributes.get(c.GEN_AI_PROVIDER_NAME, "an LLM provider")
+    return f"LLM calls to {_name(u)} ({provider}), priced per token"
+
+
+def focus_rows(items: Iterable[Usage]) -> list[dict[str, str]]:
+    """FOCUS rows, one per (UTC hour, resource, kind, tags), in time order. A usage crossing
+    an hour is split by time, as its price accrues; requests count in the hour they start."""
+    charges: dict[tuple[int, str, str, str], _Charge] = {}
+    for u in items:
+        tags = json.dumps(dict(u.tags), sort_keys=True, separators=(",", ":"))
+        device_hours, resource_id = u.gpu_hours + u.cpu_hours, u.resource_id
+        for hour, fraction in u.buckets(NS_PER_HOUR):
+            ch = charges.get((hour, resource_id, u.kind, tags))
+            if ch is None:
+                ch = charges[hour, resource_id, u.kind, tags] = _Charge(u)
+            ch.cost += u.cost_usd * fraction
+            ch.device_hours += device_hours * fraction
+            ch.pricing_hours += u.process_hours * fraction
+            ch.tokens += u.tokens * fraction
+            ch.requests += u.requests if hour <= u.start_ns < hour + NS_PER_HOUR else 0
+            ch.points_mfu.append((u.mfu, u.cost_usd * fraction, u.seconds * fraction))
+            ch.points_util.append((u.utilization, u.cost_usd * fraction, u.seconds * fraction))
+    return [_row(hour, tags, ch) for (hour, _, _, tags), ch in sorted(charges.items())]
+
+
+def _row(hour: int, tags: str, ch: _Charge) -> dict[str, str]:
+    u = ch.first
+    cost = _decimal(ch.cost)
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(
+        BilledCost=cost, EffectiveCost=cost, ListCost=cost, BillingCurrency="USD",
+        ChargePeriodStart=_iso(hour), ChargePeriodEnd=_iso(hour + NS_PER_HOUR),
+        ChargeCategory="Usage", ChargeFrequency="Usage-Based", ChargeDescription=_description(u),
+        ServiceName=_SERVICE[u.kind], ServiceCategory="AI and Machine Learning",
+        ResourceId=u.resource_id, ResourceName=_name(u), ResourceType=_RESOURCE_TYPE[u.kind],
+        Tags=tags, x_CostKind=u.kind, x_Tokens=_decimal(ch.tokens),
+        x_PriceSource=str(u.attributes.get(c.PRICE_SOURCE, "")))
+    if u.kind == c.KIND_LLM_CALL:
+        row.update(ConsumedQuantity=_decimal(ch.tokens), ConsumedUnit="Tokens",
+                   PricingQuantity=_decimal(ch.tokens / _TOKENS_PER_PRICING_UNIT),
+                   PricingUnit=f"{_TOKENS_PER_PRICING_UNIT} Tokens")
+    else:
+        hw_kind = u.attributes.get(c.HW_KIND)
+        if hw_kind in ("gpu", "cpu"):
+            row.update(ConsumedQuantity=_decimal(ch.device_hours),
+                       ConsumedUnit="GPU-Hours" if hw_kind == "gpu" else "Core-Hours")
+        row.update(PricingQuantity=_decimal(ch.pricing_hours), PricingUnit="Hours")
+    if u.kind in (c.KIND_INFERENCE, c.KIND_LLM_CALL):
+        row["x_Requests"] = str(ch.requests)
+    for column, points in (("x_ModelFlopsUtilization", ch.points_mfu),
+                           ("x_DeviceUtilization", ch.points_util)):
+        value = weighted_mean(points)
+        if value is not None:
+            row[column] = _decimal(value)
+    return row
+
+
+def write_csv(rows: Iterable[dict[str, str]], out: IO[str]) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)

@@ -1,0 +1,173 @@
+"""From span records to usages: the costed things every report counts, each exactly once.
+
+A usage is a training run (all torchrun ranks merged by run id), an inference request, an idle
+period of a serving process, or an LLM call. ``training_window`` spans are a breakdown of
+their run and are never counted; spans without ``mlcost.kind`` (HTTP, framework spans) carry
+no cost of ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .. import conventions as c
+from .records import SpanRecord
+
+COUNTED_KINDS = (c.KIND_TRAINING_RUN, c.KIND_INFERENCE, c.KIND_IDLE, c.KIND_LLM_CALL)
+NS_PER_HOUR = 3_600 * 10**9
+
+# Where a grouping key is not a tag, the span attribute that answers it.
+_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "model": (c.MODEL, c.GEN_AI_RESPONSE_MODEL, c.GEN_AI_REQUEST_MODEL),
+    "environment": (c.DEPLOYMENT_ENVIRONMENT,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    kind: str
+    start_ns: int
+    end_ns: int
+    cost_usd: float
+    tags: Mapping[str, str]
+    attributes: Mapping[str, Any]  # of the span that speaks for it (rank 0 for a torchrun job)
+    resource: Mapping[str, Any]
+    tokens: float
+    process_hours: float  # the time its price is charged for (summed over ranks)
+    gpu_hours: float
+    cpu_hours: float  # CPU core-hours
+    mfu: float | None
+    utilization: float | None
+    ranks: int = 1
+
+    @property
+    def requests(self) -> int:
+        return 1 if self.kind in (c.KIND_INFERENCE, c.KIND_LLM_CALL) else 0
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    def dimension(self, key: str) -> str | None:
+        """The value of a grouping key: its tag, else the attribute that means the same."""
+        if key in self.tags:
+            return self.tags[key]
+        for name in _FALLBACKS.get(key, ()):
+            value = self.attributes.get(name, self.resource.get(name))
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    @property
+    def service(self) -> str:
+        return str(self.resource.get("service.name", "unknown_service"))
+
+    @property
+    def resource_id(self) -> str:
+        """What the cost was paid for: the run, the serving process, or the LLM model."""
+        if self.kind == c.KIND_TRAINING_RUN:
+            return "mlcost/run/" + str(self.attributes.get(c.RUN_ID) or self.attributes.get(
+                c.RUN_NAME, "unnamed"))
+        if self.kind == c.KIND_LLM_CALL:
+            provider = self.attributes.get(c.GEN_AI_PROVIDER_NAME, "unknown")
+            return f"mlcost/llm/{provider}/{self.dimension('model') or 'unknown'}"
+        instance = self.resource.get("service.instance.id")
+        return f"mlcost/service/{self.service}" + (f"/{instance}" if instance else "")
+
+    def overlap(self, start_ns: int, end_ns: int) -> float:
+        """Fraction of this usage inside [start_ns, end_ns): its cost, device time and work
+        are taken to accrue evenly over its span, as a price per hour does."""
+        if self.end_ns == self.start_ns:
+            return 1.0 if start_ns <= self.start_ns < end_ns else 0.0
+        inside = min(self.end_ns, end_ns) - max(self.start_ns, start_ns)
+        return max(0, inside) / (self.end_ns - self.start_ns)
+
+    def buckets(self, width_ns: int, origin_ns: int = 0) -> Iterator[tuple[int, float]]:
+        """(bucket start, fraction inside) for each bucket [origin + k*width, +width) it
+        touches."""
+        first = (self.start_ns - origin_ns) // width_ns
+        last = (max(self.end_ns - 1, self.start_ns) - origin_ns) // width_ns
+        for k in range(first, last + 1):
+            start = origin_ns + k * width_ns
+            fraction = self.overlap(start, start + width_ns)
+            if fraction > 0:
+                yield start, fraction
+
+
+def weighted_mean(points: Iterable[tuple[float | None, float, float]]) -> float | None:
+    """Mean of (value, cost, seconds) points weighted by cost, or by time when none costs
+    anything (no price configured); points without a value are left out."""
+    known = [(v, cost, secs) for v, cost, secs in points if v is not None]
+    if not known:
+        return None
+    by_cost = sum(cost for _, cost, _ in known) > 0
+    weights = [cost if by_cost else secs for _, cost, secs in known]
+    total = sum(weights)
+    if total <= 0:
+        return sum(v for v, _, _ in known) / len(known)
+    return sum(v * w for (v, _, _), w in zip(known, weights, strict=True)) / total
+
+
+def _tokens(r: SpanRecord) -> float:
+    tokens = r.number(c.TOKENS)
+    if tokens is None and r.kind == c.KIND_LLM_CALL:
+        tokens = (r.number(c.GEN_AI_INPUT_TOKENS) or 0.0) + (r.number(c.GEN_AI_OUTPUT_TOKENS)
+                                                              or 0.0)
+    return tokens or 0.0
+
+
+def _process_hours(r: SpanRecord) -> float:
+    """The span's share of its process's time, in hours: cost / price when priced (for a
+    request, its share while others were in flight too), else its wall time (an upper
+    bound when requests overlapped)."""
+    price, cost = r.number(c.PRICE_USD_PER_HOUR), r.number(c.COST_USD)
+    return cost / price if price and cost is not None else (r.end_ns - r.start_ns) / NS_PER_HOUR
+
+
+def _single(r: SpanRecord) -> Usage:
+    hours = _process_hours(r)
+    device_hours = (r.number(c.HW_COUNT) or 0.0) * hours
+    hw_kind = r.attributes.get(c.HW_KIND)
+    return Usage(kind=r.kind or "", start_ns=r.start_ns, end_ns=r.end_ns, cost_usd=r.cost_usd,
+                 tags=r.tags, attributes=r.attributes, resource=r.resource, tokens=_tokens(r),
+                 process_hours=hours, gpu_hours=device_hours if hw_kind == "gpu" else 0.0,
+                 cpu_hours=device_hours if hw_kind == "cpu" else 0.0, mfu=r.number(c.MFU),
+                 utilization=r.number(c.UTILIZATION_MEAN))
+
+
+def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
+    """One torchrun job from its ranks' spans: costs and work summed (each rank priced and
+    counted its own devices), throughput and MFU from rank 0's whole-job span."""
+    if len(ranks) == 1:
+        return _single(ranks[0])
+    job = next((r for r in ranks if r.attributes.get(c.JOB_SCOPE) is True), None)
+    lead = job or min(ranks, key=lambda r: r.number(c.DIST_RANK) or 0.0)
+    parts = [_single(r) for r in ranks]
+    mfu = job.number(c.MFU) if job is not None else weighted_mean(
+        (p.mfu, p.cost_usd, p.seconds) for p in parts)
+    return Usage(
+        kind=c.KIND_TRAINING_RUN, start_ns=min(p.start_ns for p in parts),
+        end_ns=max(p.end_ns for p in parts), cost_usd=sum(p.cost_usd for p in parts),
+        tags=lead.tags, attributes=lead.attributes, resource=lead.resource,
+        tokens=sum(p.tokens for p in parts), process_hours=sum(p.process_hours for p in parts),
+        gpu_hours=sum(p.gpu_hours for p in parts),
+        cpu_hours=sum(p.cpu_hours for p in parts), mfu=mfu,
+        utilization=weighted_mean((p.utilization, p.cost_usd, p.seconds) for p in parts),
+        ranks=len(parts))
+
+
+def usages(records: Iterable[SpanRecord]) -> list[Usage]:
+    """Every counted usage, by start time."""
+    runs: dict[str, list[SpanRecord]] = {}
+    out: list[Usage] = []
+    for r in records:
+        if r.kind == c.KIND_TRAINING_RUN:
+            run_id = r.attributes.get(c.RUN_ID)
+            runs.setdefault(str(run_id) if run_id else "span:" + r.span_id, []).append(r)
+        elif r.kind in COUNTED_KINDS:
+            out.append(_single(r))
+    out.extend(_merge_run(ranks) for ranks in runs.values())
+    out.sort(key=lambda u: (u.start_ns, u.end_ns))
+    return out
