@@ -24,17 +24,20 @@ class Hardware:
     def usd_per_second(self) -> float:
         return (self.usd_per_hour or 0.0) / 3600.0
 
-    def attributes(self) -> dict[str, Any]:
+    def attributes(self, *, flops: bool = True) -> dict[str, Any]:
+        """Span attributes; ``flops=False`` leaves out dtype and peak (inference spans)."""
         attrs: dict[str, Any] = {
             c.HW_KIND: self.kind,
             c.HW_COUNT: float(self.count),
             c.PRICE_SOURCE: self.price_source,
-            c.DTYPE: self.dtype,
         }
         if self.model:
             attrs[c.HW_MODEL] = self.model
         if self.usd_per_hour is not None:
             attrs[c.PRICE_USD_PER_HOUR] = self.usd_per_hour
+        if not flops:
+            return attrs
+        attrs[c.DTYPE] = self.dtype
         if self.peak_flops_per_s is not None and self.peak_source is not None:
             attrs[c.FLOPS_PEAK_PER_S] = self.peak_flops_per_s
             attrs[c.FLOPS_PEAK_SOURCE] = self.peak_source
@@ -60,7 +63,7 @@ def peak_flops(sampler: Any, dtype: str) -> tuple[float | None, str | None]:
     cpu = cpu_peak(dtype)
     if cpu is None:
         return None, None
-    return cpu.flops_per_s, cpu.source
+    return cpu.flops_per_s * sampler.cpu_share, cpu.source
 
 
 def resolve(s: Settings, sampler: Any, *, dtype: str | None = None,

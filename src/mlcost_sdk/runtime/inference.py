@@ -13,17 +13,22 @@ import functools
 import inspect
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextvars import Token
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
 from .. import conventions as c
+from ..errors import MlcostError
 from . import _instruments
-from ._safety import capture_internal_exceptions
+from ._safety import capture_internal_exceptions, record_internal_error
 from .clock import Clock
 from .config import Settings, on_configure, settings, tracer
 from .hardware import Hardware, resolve
@@ -119,7 +124,7 @@ class _Meter:
         self.sampler.acquire()
         self.hw: Hardware = resolve(s, self.sampler)
         self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
-        self.hw_attrs = self.hw.attributes()
+        self.hw_attrs = self.hw.attributes(flops=False)
         self.models: set[str] = set()
         self._idle_reported = 0.0
         self._idle_from_ns = self.clock.time_ns()
@@ -133,9 +138,16 @@ class _Meter:
         self._thread.start()
 
     def _idle_loop(self) -> None:
-        while not self._stop.wait(self.settings.idle_flush_s):
-            with capture_internal_exceptions("inference.idle_flush"):
-                self.flush_idle()
+        """Hand batched request metrics to OTel every second; emit idle spans every
+        idle_flush_s."""
+        tick = min(1.0, self.settings.idle_flush_s)
+        next_idle = time.monotonic() + self.settings.idle_flush_s
+        while not self._stop.wait(tick):
+            flush_metrics()
+            if time.monotonic() >= next_idle:
+                next_idle += self.settings.idle_flush_s
+                with capture_internal_exceptions("inference.idle_flush"):
+                    self.flush_idle()
 
     def flush_idle(self) -> None:
         """Emit the idle cost accrued since the last flush as one ``idle`` span."""
@@ -176,6 +188,7 @@ class _Meter:
         request costs + idle spans = price x elapsed exactly."""
         self._stop.set()
         self._flushed_elapsed = None
+        flush_metrics()
         self.flush_idle()
         self.sampler.release()
         return self.summary(self._flushed_elapsed)
@@ -201,7 +214,7 @@ def _on_configure(s: Settings) -> None:
     if m is not None and s.price is not None:
         with capture_internal_exceptions("inference.reprice"):
             m.hw = resolve(s, m.sampler)
-            m.hw_attrs = m.hw.attributes()
+            m.hw_attrs = m.hw.attributes(flops=False)
             m.allocator.set_price(m.hw.usd_per_second)
 
 
@@ -215,6 +228,7 @@ def inference_summary() -> InferenceSummary | None:
 
 
 def flush_idle() -> None:
+    flush_metrics()
     m = _meter
     if m is not None:
         with capture_internal_exceptions("inference.flush_idle"):
@@ -245,22 +259,71 @@ def _shutdown_meter() -> InferenceSummary | None:
 atexit.register(_shutdown_meter)
 
 
+class _MetricQueue:
+    """Per-request metric values for one attribute set, handed to the OTel instruments in
+    batches by the meter's thread: two SDK metric calls per request would cost more than the
+    span itself. deque.append/popleft are atomic, so requests never take a lock here."""
+
+    _MAX_PENDING = 8192  # past this the request thread drains inline: memory stays bounded
+
+    def __init__(self, attributes: dict[str, str]) -> None:
+        self.attributes = attributes
+        self.costs: deque[float] = deque()
+
+    def add(self, cost: float) -> None:
+        self.costs.append(cost)
+        if len(self.costs) > self._MAX_PENDING:
+            self.drain()
+
+    def drain(self) -> None:
+        inst = _instruments.get()
+        total, n = 0.0, 0
+        while True:
+            try:
+                cost = self.costs.popleft()
+            except IndexError:
+                break
+            total += cost
+            n += 1
+            if inst is not None:
+                inst.request_cost.record(cost, self.attributes)
+        if inst is not None and n:
+            inst.cost.add(total, self.attributes)
+
+
+_queues: dict[tuple[tuple[str, str], ...], _MetricQueue] = {}
+_queues_lock = threading.Lock()
+
+
+def _metric_queue(attributes: dict[str, str]) -> _MetricQueue:
+    key = tuple(sorted(attributes.items()))
+    q = _queues.get(key)
+    if q is None:
+        with _queues_lock:
+            q = _queues.setdefault(key, _MetricQueue(attributes))
+    return q
+
+
+def flush_metrics() -> None:
+    for q in list(_queues.values()):
+        with capture_internal_exceptions("inference.flush_metrics"):
+            q.drain()
+
+
 class InferenceCall:
     """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
 
-    __slots__ = ("_name", "_static", "_tags", "_model", "_meter", "_acc0", "_snap", "_span",
-                 "_token", "tokens", "samples", "_extra", "_active")
+    __slots__ = ("_site", "_meter", "_acc0", "_snap", "_span", "_token", "tokens", "samples",
+                 "_extra", "_active")
 
-    def __init__(self, name: str, static_attrs: dict[str, Any], tags: dict[str, str],
-                 model: str | None) -> None:
-        self._name = name
-        self._static = static_attrs
-        self._tags = tags
-        self._model = model
+    def __init__(self, site: _CallSite) -> None:
+        self._site = site
         self.tokens = 0
         self.samples = 0
         self._extra: dict[str, Any] | None = None
         self._active = False
+        self._span: trace.Span = trace.INVALID_SPAN
+        self._token: Token[Context] | None = None
 
     def add(self, tokens: int = 0, samples: int = 0) -> None:
         self.tokens += tokens
@@ -271,21 +334,26 @@ class InferenceCall:
             self._extra = {}
         self._extra[key] = value
 
-    def __enter__(self) -> InferenceCall:
+    @property
+    def span(self) -> trace.Span:
+        """The call's span (a non-recording one before start() or when it failed)."""
+        return self._span
+
+    def start(self) -> InferenceCall:
+        """Start paying for the request without making its span current: for requests that end
+        somewhere else than they began (an ASGI response's last byte, a WSGI body's close())."""
         with capture_internal_exceptions("inference.start"):
             m = _get_meter()
             self._meter = m
-            if self._model is not None and self._model not in m.models:
-                m.models.add(self._model)
-            self._span = tracer().start_span(self._name, attributes={**self._static,
-                                                                     **m.hw_attrs})
-            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+            self._span = tracer().start_span(self._site.name,
+                                             attributes=self._site.start_attributes(m))
             self._snap = m.sampler.snapshot()
             self._acc0 = m.allocator.start()
             self._active = True
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    def end(self, exc: BaseException | None = None) -> None:
+        """Stop paying and end the span; only the first call counts."""
         if not self._active:
             return
         self._active = False
@@ -293,10 +361,10 @@ class InferenceCall:
             m = self._meter
             cost = m.allocator.end(self._acc0)
             span = self._span
-            otel_context.detach(self._token)
             attrs: dict[str, Any] = m.sampler.between(self._snap, m.sampler.snapshot()) \
                 .attributes()
-            if m.hw.usd_per_hour is not None:
+            priced = m.hw.usd_per_hour is not None
+            if priced:
                 attrs[c.COST_USD] = cost
             if self.tokens:
                 attrs[c.TOKENS] = self.tokens
@@ -309,12 +377,19 @@ class InferenceCall:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             span.end()
-            inst = _instruments.get()
-            if inst is not None and m.hw.usd_per_hour is not None:
-                mattrs = _instruments.metric_attributes(c.KIND_INFERENCE, self._tags,
-                                                        m.settings.metric_tag_keys)
-                inst.cost.add(cost, mattrs)
-                inst.request_cost.record(cost, mattrs)
+            if priced:
+                self._site.metrics.add(cost)
+
+    def __enter__(self) -> InferenceCall:
+        if self.start()._active:
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._token is not None:
+            otel_context.detach(self._token)
+            self._token = None
+        self.end(exc)
 
     async def __aenter__(self) -> InferenceCall:
         return self.__enter__()
@@ -327,6 +402,13 @@ class _NoopCall:
     """What every wrapper returns under OTEL_SDK_DISABLED=true."""
 
     tokens = samples = 0
+    span: trace.Span = trace.INVALID_SPAN
+
+    def start(self) -> _NoopCall:
+        return self
+
+    def end(self, exc: BaseException | None = None) -> None:
+        pass
 
     def add(self, tokens: int = 0, samples: int = 0) -> None:
         pass
@@ -351,32 +433,59 @@ _NOOP = _NoopCall()
 
 
 class _CallSite:
-    """Name, model and tags validated once; each call only allocates an InferenceCall."""
+    """Where requests come from (a decorated handler, a middleware): the user's tags are
+    validated once, at definition; everything derived from the settings is rebuilt only when
+    configure() changes them. Each call then only allocates an InferenceCall."""
 
-    def __init__(self, name: str, model: str | None, tags: dict[str, str] | None,
+    def __init__(self, name: str, model: str | None, tags: Mapping[str, str] | None,
                  attributes: dict[str, Any] | None = None) -> None:
-        s = settings()
-        self.disabled = s.disabled
-        if self.disabled:
-            return
         self.name = name
         self.model = model
-        merged = {**s.tags, **validate_tags(tags, f"inference({name!r}) tags")}
-        if model is not None and "model" not in merged:
-            merged["model"] = model
-        enforce_required(merged, s.required_tags, s.on_missing_tags, f"inference {name!r}")
+        self._user_tags = validate_tags(tags, f"inference({name!r}) tags")
+        self._attributes = attributes
+        self._settings: Settings | None = None
+        self._meter: _Meter | None = None
+        self._start_attrs: dict[str, Any] = {}
+
+    def _bind(self, s: Settings) -> None:
+        self.disabled = s.disabled
+        merged = {**s.tags, **self._user_tags}
+        if self.model is not None and "model" not in merged:
+            merged["model"] = self.model
+        if not s.disabled:
+            enforce_required(merged, s.required_tags, s.on_missing_tags,
+                             f"inference {self.name!r}")
         self.tags = merged
         static: dict[str, Any] = {c.KIND: c.KIND_INFERENCE, **tag_attributes(merged)}
-        if model is not None:
-            static[c.MODEL] = model
-        if attributes:
-            static.update(attributes)
+        if self.model is not None:
+            static[c.MODEL] = self.model
+        if self._attributes:
+            static.update(self._attributes)
         self.static = static
+        self.metrics = _metric_queue(_instruments.metric_attributes(
+            c.KIND_INFERENCE, merged, s.metric_tag_keys))
+        self._meter = None
+        self._settings = s
+
+    def start_attributes(self, m: _Meter) -> dict[str, Any]:
+        if m is not self._meter:
+            if self.model is not None:
+                m.models.add(self.model)
+            self._start_attrs = {**self.static, **m.hw_attrs}
+            self._meter = m
+        return self._start_attrs
 
     def call(self) -> InferenceCall | _NoopCall:
+        s = settings()
+        if s is not self._settings:
+            self._bind(s)
         if self.disabled:
             return _NOOP
-        return InferenceCall(self.name, self.static, self.tags, self.model)
+        return InferenceCall(self)
+
+
+_sites: dict[tuple[Any, ...], _CallSite] = {}
+_MAX_CACHED_SITES = 512
 
 
 def inference(name: str = "inference", *, model: str | None = None,
@@ -384,14 +493,17 @@ def inference(name: str = "inference", *, model: str | None = None,
               attributes: dict[str, Any] | None = None) -> InferenceCall | _NoopCall:
     """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``)."""
     try:
-        return _CallSite(name, model, tags, attributes).call()
-    except Exception as exc:  # noqa: BLE001 - bad tags in 'error' mode re-raise below
-        from ..errors import MlcostError
-
-        if isinstance(exc, MlcostError):
-            raise
-        from ._safety import record_internal_error
-
+        key = (name, model, tuple(tags.items()) if tags else None,
+               tuple(attributes.items()) if attributes else None)
+        site = _sites.get(key)
+        if site is None:
+            site = _CallSite(name, model, tags, attributes)
+            if len(_sites) < _MAX_CACHED_SITES:
+                _sites[key] = site
+        return site.call()
+    except MlcostError:
+        raise  # bad tags, or a required tag missing in 'error' mode: the user asked for it
+    except Exception as exc:  # noqa: BLE001
         record_internal_error("inference.callsite", exc)
         return _NOOP
 

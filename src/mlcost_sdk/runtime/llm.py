@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
 from .. import conventions as c
@@ -64,7 +66,10 @@ class LlmCall:
         self._prices = (input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
         self.input_tokens = self.output_tokens = self.cached_input_tokens = 0
         self.response_model: str | None = None
+        self._usage_known = False
         self._span: Any = None
+        self._ended = False
+        self._token: Token[Context] | None = None
 
     def set_usage(self, input_tokens: int, output_tokens: int, cached_input_tokens: int = 0,
                   response_model: str | None = None) -> None:
@@ -74,6 +79,7 @@ class LlmCall:
             raise InvalidParameterError("cached_input_tokens", cached_input_tokens,
                                         f"<= input_tokens ({input_tokens})")
         self.input_tokens, self.output_tokens = input_tokens, output_tokens
+        self._usage_known = True
         self.cached_input_tokens = cached_input_tokens
         if response_model:
             self.response_model = response_model
@@ -86,15 +92,7 @@ class LlmCall:
         self._span = tracer().start_span(f"{self.operation} {self.model}", attributes=attrs,
                                          start_time=start_time_ns)
 
-    def _finish(self, exc: BaseException | None = None, end_time_ns: int | None = None) -> None:
-        span = self._span
-        attrs: dict[str, Any] = {c.GEN_AI_INPUT_TOKENS: self.input_tokens,
-                                 c.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
-                                 c.TOKENS: self.input_tokens + self.output_tokens}
-        if self.cached_input_tokens:
-            attrs[c.GEN_AI_CACHED_INPUT_TOKENS] = self.cached_input_tokens
-        if self.response_model:
-            attrs[c.GEN_AI_RESPONSE_MODEL] = self.response_model
+    def _price(self) -> tuple[float, float, str] | None:
         priced = price_tokens(
             provider=self.provider, model=self.response_model or self.model,
             input_tokens=self.input_tokens, output_tokens=self.output_tokens,
@@ -105,6 +103,20 @@ class LlmCall:
                                   input_tokens=self.input_tokens,
                                   output_tokens=self.output_tokens,
                                   cached_input_tokens=self.cached_input_tokens)
+        return priced
+
+    def _finish(self, exc: BaseException | None = None, end_time_ns: int | None = None) -> None:
+        span = self._span
+        attrs: dict[str, Any] = {}
+        if self._usage_known:  # never price a call whose usage nobody reported as free
+            attrs.update({c.GEN_AI_INPUT_TOKENS: self.input_tokens,
+                          c.GEN_AI_OUTPUT_TOKENS: self.output_tokens,
+                          c.TOKENS: self.input_tokens + self.output_tokens})
+        if self.cached_input_tokens:
+            attrs[c.GEN_AI_CACHED_INPUT_TOKENS] = self.cached_input_tokens
+        if self.response_model:
+            attrs[c.GEN_AI_RESPONSE_MODEL] = self.response_model
+        priced = self._price() if self._usage_known else None
         self.cost_usd: float | None = None
         if priced is not None:
             in_usd, out_usd, source = priced
@@ -123,19 +135,37 @@ class LlmCall:
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         span.end(end_time=end_time_ns)
 
-    def __enter__(self) -> LlmCall:
-        if not self._disabled:
+    @property
+    def span(self) -> trace.Span:
+        """The call's span (a non-recording one before start() or when disabled)."""
+        return self._span if self._span is not None else trace.INVALID_SPAN
+
+    def start(self) -> LlmCall:
+        """Start the call without making its span current: for a call that ends somewhere else
+        than it began (a streamed response ends when its consumer has read the last chunk)."""
+        if not self._disabled and self._span is None:
             with capture_internal_exceptions("llm_call.start"):
                 self._start()
-                self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Price the usage set so far and end the span; only the first call counts."""
+        if self._span is None or self._ended:
+            return
+        self._ended = True
+        with capture_internal_exceptions("llm_call.end"):
+            self._finish(exc)
+
+    def __enter__(self) -> LlmCall:
+        if self.start()._span is not None:
+            self._token = otel_context.attach(trace.set_span_in_context(self._span))
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self._span is None:
-            return
-        otel_context.detach(self._token)
-        with capture_internal_exceptions("llm_call.end"):
-            self._finish(exc)
+        if self._token is not None:
+            otel_context.detach(self._token)
+            self._token = None
+        self.end(exc)
 
     async def __aenter__(self) -> LlmCall:
         return self.__enter__()

@@ -153,6 +153,9 @@ class TrainingRun:
             else Price(usd_per_hour=price)
         self._extra_attrs: dict[str, Any] = {}
         self._window_listeners: list[Callable[[TrainingRun, dict[str, Any]], None]] = []
+        self._end_listeners: list[Callable[[TrainingRun, dict[str, Any]], None]] = []
+        self._detected_dtype: str | None = None
+        self._ending_error: BaseException | None = None
         # hot-path state
         self._steps = 0
         self._tokens = 0
@@ -186,6 +189,32 @@ class TrainingRun:
     def add_window_listener(self, fn: Callable[[TrainingRun, dict[str, Any]], None]) -> None:
         """``fn(run, attributes)`` runs as each window closes, before its span is emitted."""
         self._window_listeners.append(fn)
+
+    def add_end_listener(self, fn: Callable[[TrainingRun, dict[str, Any]], None]) -> None:
+        """``fn(run, attributes)`` runs as the run ends, after its last window, before its span
+        gets ``attributes`` (this run's final figures): mutate the dict to add attributes."""
+        self._end_listeners.append(fn)
+
+    @property
+    def ending_error(self) -> BaseException | None:
+        """While the run ends because of an exception, that exception (listeners check it
+        before anything that waits on other processes)."""
+        return self._ending_error
+
+    def set_dtype(self, dtype: str) -> None:
+        """A framework plug-in reports the compute dtype it saw (autocast, parameters), which
+        may be known only once training starts; the peak FLOP/s is re-resolved for it. A dtype
+        given to training_run() or configure() wins."""
+        if self._dtype is not None or self._settings.dtype is not None \
+                or dtype == self._detected_dtype:
+            return
+        self._detected_dtype = dtype
+        if self._active:
+            with capture_internal_exceptions("training_run.set_dtype"):
+                self._hw = resolve(self._settings, self._sampler, dtype=dtype,
+                                   peak_override=self._peak_override, price=self._price)
+                self._static_attrs.update(self._hw.attributes())
+                self._span.set_attributes(self._hw.attributes())
 
     @property
     def tags(self) -> dict[str, str]:
@@ -228,7 +257,7 @@ class TrainingRun:
         self._sampler = get_sampler()
         self._sampler.set_interval(s.sample_interval_s)
         self._sampler.acquire()
-        self._hw = resolve(s, self._sampler, dtype=self._dtype,
+        self._hw = resolve(s, self._sampler, dtype=self._dtype or self._detected_dtype,
                            peak_override=self._peak_override, price=self._price)
         inst = _instruments.get()
         if inst is not None:
@@ -407,6 +436,7 @@ class TrainingRun:
     # ---- the end ----------------------------------------------------------------------------
     def _end(self, exc: BaseException | None) -> None:
         self._active = False
+        self._ending_error = exc
         self._slow_at = 1 << 62
         now = self._clock.monotonic()
         try:
@@ -418,6 +448,9 @@ class TrainingRun:
             if self._budget_usd is not None:
                 self._check_budget(now)
             attrs = self._final_attributes(now, stats)
+            for listener in self._end_listeners:
+                with capture_internal_exceptions("training_run.end_listener"):
+                    listener(self, attrs)
             self._add_cost_metric(now)
             self._summary = self._make_summary(attrs, stats)
             self._span.set_attributes(attrs)
