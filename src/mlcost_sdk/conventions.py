@@ -53,6 +53,8 @@ RUN_NAME: Final = _attr("mlcost.run.name", "string", "", "the name given to trai
 WINDOW_INDEX: Final = _attr("mlcost.window.index", "int", "", "0-based index of a training window")
 DURATION_S: Final = _attr("mlcost.duration_s", "double", "s", "wall-clock seconds of the span")
 MODEL: Final = _attr("mlcost.model", "string", "", "the model an inference call served")
+REQUESTS: Final = _attr("mlcost.requests", "int", "{request}",
+                        "inference requests served (process summaries)")
 
 # --- cost -----------------------------------------------------------------------------------
 COST_USD: Final = _attr("mlcost.cost.usd", "double", "USD", "cost allocated to this span")
@@ -81,6 +83,14 @@ UTILIZATION_MEAN: Final = _attr(
 UTILIZATION_MAX: Final = _attr("mlcost.utilization.max", "double", "1", "max busy fraction")
 UTILIZATION_P95: Final = _attr("mlcost.utilization.p95", "double", "1", "p95 busy fraction")
 UTILIZATION_SOURCE: Final = _attr("mlcost.utilization.source", "string", "", "nvml, psutil or none")
+UTILIZATION_SAMPLES: Final = _attr(
+    "mlcost.utilization.samples", "int", "{sample}",
+    "sampler readings inside the span (0: the span got the reading current when it ended)")
+UTILIZATION_PROCESS_MEAN: Final = _attr(
+    "mlcost.utilization.process.mean", "double", "1",
+    "this process's own share of the GPUs (NVML per-process SM samples), where the driver reports it")
+UTILIZATION_SYSTEM_MEAN: Final = _attr("mlcost.utilization.system.mean", "double", "1",
+                                       "whole-host CPU busy fraction (psutil; CPU hosts only)")
 MEMORY_PEAK_BYTES: Final = _attr("mlcost.memory.peak_bytes", "int", "By",
                                  "peak device memory used (GPU) or process RSS (CPU)")
 ENERGY_JOULES: Final = _attr("mlcost.energy.joules", "double", "J", "energy used over the span")
@@ -114,6 +124,10 @@ SAMPLES_PER_S: Final = _attr("mlcost.throughput.samples_per_s", "double", "{samp
                              "samples per second, warm-up excluded")
 STEPS_PER_S: Final = _attr("mlcost.throughput.steps_per_s", "double", "{step}/s",
                            "steps per second, warm-up excluded")
+GPU_DURATION_S: Final = _attr(
+    "mlcost.gpu.duration_s", "double", "s",
+    "GPU time from the span's first step start to its last step end (CUDA events; "
+    "PyTorch on CUDA only)")
 
 # --- distributed ----------------------------------------------------------------------------
 DIST_RANK: Final = _attr("mlcost.dist.rank", "int", "", "global rank")
@@ -121,6 +135,21 @@ DIST_LOCAL_RANK: Final = _attr("mlcost.dist.local_rank", "int", "", "rank on thi
 DIST_WORLD_SIZE: Final = _attr("mlcost.dist.world_size", "int", "", "ranks in the job")
 JOB_SCOPE: Final = _attr("mlcost.job", "boolean", "",
                          "true on rank 0's whole-job figures (throughput, MFU of all ranks)")
+DIST_JOB_TOKENS: Final = _attr("mlcost.dist.job.tokens", "int", "{token}",
+                               "tokens of all ranks (rank 0, with mlcost.job)")
+DIST_JOB_SAMPLES: Final = _attr("mlcost.dist.job.samples", "int", "{sample}",
+                                "samples of all ranks (rank 0, with mlcost.job)")
+DIST_JOB_TOKENS_PER_S: Final = _attr("mlcost.dist.job.throughput.tokens_per_s", "double",
+                                     "{token}/s", "sum of the ranks' token rates")
+DIST_JOB_SAMPLES_PER_S: Final = _attr("mlcost.dist.job.throughput.samples_per_s", "double",
+                                      "{sample}/s", "sum of the ranks' sample rates")
+DIST_JOB_FLOPS_ACHIEVED_PER_S: Final = _attr("mlcost.dist.job.flops.achieved_per_s", "double",
+                                             "FLOP/s", "sum of the ranks' achieved FLOP/s")
+DIST_JOB_FLOPS_PEAK_PER_S: Final = _attr(
+    "mlcost.dist.job.flops.peak_per_s", "double", "FLOP/s",
+    "sum of the ranks' dense peaks; absent when any rank's device is unknown")
+DIST_JOB_MFU: Final = _attr("mlcost.dist.job.mfu", "double", "1",
+                            "whole-job achieved / peak FLOP/s; never clamped")
 
 # --- tags -----------------------------------------------------------------------------------
 TAG_PREFIX: Final = "mlcost.tag."

@@ -3,7 +3,7 @@
     from mlcost_sdk.testing import capture
     with capture(price=3.0) as cap:
         with mlcost.training_run("t", tags=...) as run: run.step(tokens=10)
-    assert cap.spans(kind="training_run")[0].attributes["mlcost.steps"] == 1
+    assert cap.span(c.KIND_TRAINING_RUN).attributes[c.STEPS] == 1   # c = mlcost_sdk.conventions
 
 Requires the OpenTelemetry SDK (a core dependency). Global providers are left untouched.
 """

@@ -1,0 +1,223 @@
+"""The NVML path, against the FakeNvml test double (these machines have no NVIDIA GPU)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable
+
+import pynvml
+import pytest
+from fake_nvml import FakeGpu, FakeNvml, mig_slice
+from sampling_helpers import wait_for, wait_ticks
+
+from mlcost_sdk.sampling import Sampler
+from mlcost_sdk.sampling.nvml import visible_handles
+
+NewSampler = Callable[..., Sampler]
+
+UUID_A = "GPU-aaaa1111-0000-0000-0000-000000000000"
+UUID_B = "GPU-bbbb2222-0000-0000-0000-000000000000"
+UUID_C = "GPU-bbbb3333-0000-0000-0000-000000000000"
+
+
+def three_gpus() -> FakeNvml:
+    return FakeNvml([FakeGpu(UUID_A), FakeGpu(UUID_B, name="NVIDIA L4", memory_total=24 * 2**30),
+                     FakeGpu(UUID_C)])
+
+
+def test_every_gpu_when_cuda_visible_devices_is_unset(new_sampler: NewSampler) -> None:
+    s = new_sampler(nvml=three_gpus())
+    assert (s.source, s.hw_kind, s.hw_count) == ("nvml", "gpu", 3.0)
+    assert [(d.index, d.uuid) for d in s.devices] == [(0, UUID_A), (1, UUID_B), (2, UUID_C)]
+    assert s.devices[1].name == "NVIDIA L4" and s.devices[1].memory_total_bytes == 24 * 2**30
+    assert s.hw_model == "NVIDIA H100 80GB HBM3 + NVIDIA L4"
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("1", [UUID_B]),
+    ("2,0", [UUID_C, UUID_A]),  # CUDA's order, and ordinals renumbered from 0
+    (UUID_B, [UUID_B]),
+    ("GPU-aaaa", [UUID_A]),  # a unique UUID prefix, as CUDA accepts
+    ("GPU-bbbb,0", []),  # an ambiguous prefix stops parsing, like CUDA
+    ("0, 1", [UUID_A, UUID_B]),
+    ("0,7,1", [UUID_A]),  # an index out of range stops parsing
+    ("1,bogus,0", [UUID_B]),
+    ("0,0", [UUID_A]),
+])
+def test_cuda_visible_devices_by_index_and_uuid(spec: str, expected: list[str]) -> None:
+    nvml = three_gpus()
+    nvml.nvmlInit()
+    assert [h.uuid for h in visible_handles(nvml, spec)] == expected
+
+
+def test_visible_devices_are_renumbered_and_matched_by_uuid(
+        new_sampler: NewSampler, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-aaaa")
+    s = new_sampler(nvml=three_gpus())
+    assert [(d.index, d.uuid) for d in s.devices] == [(0, UUID_C), (1, UUID_A)]
+    assert s.hw_count == 2.0
+
+
+@pytest.mark.parametrize("spec", ["", "-1", "none"])
+def test_no_visible_gpu_falls_back_to_psutil(new_sampler: NewSampler,
+                                             monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", spec)
+    nvml = three_gpus()
+    s = new_sampler(nvml=nvml)
+    assert (s.source, s.hw_kind, s.devices) == ("psutil", "cpu", [])
+    assert not nvml.initialized  # NVML was shut down again
+    assert s.errors == 0  # a CPU-only process is normal
+
+
+@pytest.mark.parametrize("code", [pynvml.NVML_ERROR_LIBRARY_NOT_FOUND,
+                                  pynvml.NVML_ERROR_DRIVER_NOT_LOADED,
+                                  pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH])
+def test_init_failure_falls_back_to_psutil(new_sampler: NewSampler, code: int) -> None:
+    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A)], init_error=code), interval=0.01)
+    assert (s.source, s.hw_kind) == ("psutil", "cpu")
+    s.acquire()
+    wait_ticks(s, 3)
+    assert s.between(s.snapshot(), s.snapshot()).utilization_source in ("psutil", "none")
+    assert s.errors == 0
+
+
+def test_mig_slice_records_what_is_available(new_sampler: NewSampler,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    mig = mig_slice("MIG-1234abcd-0000-0000-0000-000000000000")
+    parent = FakeGpu(UUID_A, name="NVIDIA A100-SXM4-80GB", migs=[mig])
+    nvml = FakeNvml([parent, FakeGpu(UUID_B)])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-1234")
+    s = new_sampler(nvml=nvml, interval=0.01)
+    assert [d.uuid for d in s.devices] == [mig.uuid]
+    assert s.devices[0].memory_total_bytes == 10 * 2**30
+    s.acquire()
+    with s.track() as tracker:
+        wait_ticks(s, 5)
+    stats = tracker.close()
+    assert stats.utilization_mean is None and stats.utilization_source == "none"
+    assert stats.energy_joules is None and stats.energy_source == "none"
+    assert stats.memory_peak_bytes == 2**30
+    assert s.errors == 0  # NotSupported is normal, not an error
+    # and an unsupported query is not asked again every tick
+    assert nvml.calls["nvmlDeviceGetUtilizationRates"] == 1
+    (reading,) = s.latest()
+    assert reading.memory_used_bytes == 2**30 and reading.power_w is None
+
+
+def test_energy_from_counter_deltas(new_sampler: NewSampler) -> None:
+    nvml = FakeNvml([FakeGpu(UUID_A, power_w=300.0), FakeGpu(UUID_B, power_w=100.0)])
+    s = new_sampler(nvml=nvml, interval=0.02)
+    s.acquire()
+    wait_ticks(s, 2)
+    with s.track() as tracker:
+        wait_ticks(s, 20)
+    stats = tracker.close()
+    a = tracker.start
+    assert stats.energy_source == "nvml_counter"
+    assert stats.power_mean_w == pytest.approx(400.0, rel=0.05)
+    duration = s.snapshot().time - a.time  # close() happened just before
+    assert stats.energy_joules == pytest.approx(400.0 * duration, rel=0.1)
+
+
+def test_energy_integrates_power_without_a_counter(new_sampler: NewSampler) -> None:
+    gpu = FakeGpu(UUID_A, power_w=250.0, unsupported={"nvmlDeviceGetTotalEnergyConsumption"})
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.02)
+    s.acquire()
+    wait_ticks(s, 2)
+    a = s.snapshot()
+    wait_ticks(s, 10)
+    stats = s.between(a, s.snapshot())
+    assert stats.energy_source == "nvml_power"
+    assert stats.power_mean_w == pytest.approx(250.0)
+    assert s.errors == 0
+
+
+def test_utilization_memory_and_process_share(new_sampler: NewSampler) -> None:
+    cycle = itertools.cycle([20, 80])
+    memory = itertools.cycle([3 * 2**30, 5 * 2**30])
+    gpu = FakeGpu(UUID_A, utilization_pct=lambda: next(cycle), memory_used=lambda: next(memory),
+                  process_sm_pct={os.getpid(): 40, os.getpid() + 1: 90})
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01)
+    s.acquire()
+    with s.track() as tracker:
+        wait_ticks(s, 40)
+    stats = tracker.close()
+    assert stats.utilization_mean == pytest.approx(0.5, abs=0.05)
+    assert stats.utilization_max == 0.8 and stats.utilization_p95 == 0.8
+    assert stats.memory_peak_bytes == 5 * 2**30
+    assert stats.process_utilization_mean == pytest.approx(0.4)  # our PID only
+    assert stats.utilization_source == "nvml"
+    (reading,) = s.latest()
+    assert reading.sm_clock_mhz == 1980 and reading.energy_total_j is not None
+
+
+def test_a_lost_gpu_does_not_stop_the_others(new_sampler: NewSampler,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    lost, healthy = FakeGpu(UUID_A, utilization_pct=0), FakeGpu(UUID_B, utilization_pct=100)
+    s = new_sampler(nvml=FakeNvml([lost, healthy]), interval=0.01)
+    s.acquire()
+    wait_ticks(s, 3)
+    caplog.set_level(logging.WARNING, logger="mlcost_sdk.sampling")
+    lost.lost = True
+    wait_ticks(s, 2)
+    with s.track() as tracker:
+        wait_ticks(s, 20)
+    stats = tracker.close()
+    assert s.running
+    assert [r.device.uuid for r in s.latest()] == [UUID_B]
+    assert stats.utilization_mean == pytest.approx(1.0)  # only the healthy GPU now
+    assert s.errors == 1  # counted once: a lost GPU is not asked again
+    assert len([r for r in caplog.records if "lost" in r.getMessage()]) == 1
+
+
+def test_driver_errors_are_counted_and_logged_once(new_sampler: NewSampler,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    def flaky() -> int:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+
+    caplog.set_level(logging.WARNING, logger="mlcost_sdk.sampling")
+    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A, utilization_pct=flaky)]), interval=0.01)
+    s.acquire()
+    with s.track() as tracker:
+        wait_ticks(s, 10)
+    stats = tracker.close()
+    assert s.errors >= 10 and len(caplog.records) == 1
+    assert stats.utilization_mean is None
+    assert stats.energy_source == "nvml_counter"  # the other figures go on
+
+
+def test_span_shorter_than_a_tick_on_gpu(new_sampler: NewSampler) -> None:
+    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A, power_w=200.0, utilization_pct=70)]),
+                    interval=5.0)
+    s.acquire()
+    wait_ticks(s, 1)  # the baseline reading
+    stats = s.track().close()
+    assert stats.samples == 0 and stats.utilization_mean == pytest.approx(0.7)
+    assert stats.energy_source == "nvml_power" and stats.power_mean_w == 200.0
+    assert stats.energy_joules is not None and stats.energy_joules < 200.0 * 0.5
+
+
+def test_fork_child_initialises_nvml_again(new_sampler: NewSampler) -> None:
+    nvml = FakeNvml([FakeGpu(UUID_A)])
+    s = new_sampler(nvml=nvml, interval=0.01)
+    s.acquire()
+    wait_ticks(s, 2)
+    assert nvml.init_calls == 1
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            wait_ticks(s, 3, timeout=5)
+            os.write(write_end, f"{nvml.init_calls} {len(s.latest())}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read_end, 100).decode() == "2 1"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert nvml.init_calls == 1  # the parent's NVML session is untouched
+    wait_for(lambda: len(s.latest()) == 1)
