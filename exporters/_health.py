@@ -1,0 +1,202 @@
+"""Exporter failure never reaches the application: every exporter sits behind this processor.
+
+``span_processor(exporter)`` wraps the SDK's BatchSpanProcessor (which owns batching and its
+worker thread) and adds what it lacks:
+
+- a hard memory bound that is *counted*: a span is admitted only while fewer than
+  ``max_queue_size`` spans wait for the exporter; beyond that the new span is dropped and
+  counted (the SDK would silently evict the oldest instead);
+- failed exports (FAILURE or an exception) are counted span by span;
+- ``force_flush`` and ``shutdown`` return within their timeout even when the collector hangs:
+  the blocking work runs on a helper thread (at most one at a time), and the caller stops
+  waiting.
+
+The counts are process-wide (``dropped_spans()``), so the console summary can show them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from mlcost_sdk.errors import InvalidParameterError
+
+logger = logging.getLogger("mlcost_sdk")
+
+DEFAULT_MAX_QUEUE_SIZE = 2048
+DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+
+# Reasons a span can be lost on the way out.
+QUEUE_FULL = "queue_full"
+EXPORT_FAILED = "export_failed"
+AFTER_SHUTDOWN = "shutdown"
+
+_lock = threading.Lock()
+_dropped: Counter[str] = Counter()
+
+
+def dropped_spans() -> int:
+    """Spans this process lost on the way to any exporter, all reasons together."""
+    with _lock:
+        return sum(_dropped.values())
+
+
+def dropped_spans_by_reason() -> dict[str, int]:
+    """The same count split by reason: queue_full, export_failed, shutdown."""
+    with _lock:
+        return dict(_dropped)
+
+
+def _count_drop(reason: str, n: int, exporter: SpanExporter) -> None:
+    with _lock:
+        first = sum(_dropped.values()) == 0
+        _dropped[reason] += n
+    if first:  # later drops are counted, not logged: a dead collector must not flood the log
+        logger.warning("mlcost: dropped %d span(s) (%s, %s); further drops are counted and "
+                       "shown in the summary", n, reason, type(exporter).__name__)
+
+
+class _CountingExporter(SpanExporter):
+    """Tells the processor when a batch leaves the queue, and counts what fails to export."""
+
+    def __init__(self, inner: SpanExporter, on_handed: Callable[[int], None]) -> None:
+        self.inner = inner
+        self._on_handed = on_handed
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._on_handed(len(spans))
+        try:
+            result = self.inner.export(spans)
+        except Exception:  # noqa: BLE001 - an exporter bug must not kill the worker thread
+            logger.debug("mlcost: exporter %r raised", self.inner, exc_info=True)
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            _count_drop(EXPORT_FAILED, len(spans), self.inner)
+        return result
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+class CountingBatchSpanProcessor(SpanProcessor):
+    """A BatchSpanProcessor with a counted memory bound and calls that never hang the caller."""
+
+    def __init__(self, exporter: SpanExporter, *,
+                 max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+                 schedule_delay_millis: float | None = None,
+                 max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE,
+                 shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
+        for name, value in (("max_queue_size", max_queue_size),
+                            ("max_export_batch_size", max_export_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(name, value, "an integer >= 1")
+        if not shutdown_timeout_s >= 0:
+            raise InvalidParameterError("shutdown_timeout_s", shutdown_timeout_s, ">= 0 seconds")
+        self.exporter = exporter
+        self.max_queue_size = max_queue_size
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._lock = threading.Lock()
+        self._pending = 0  # admitted spans not yet handed to the exporter (queue + popping)
+        self._pid = os.getpid()
+        self._is_shut_down = False
+        self._helper: threading.Thread | None = None
+        self._batch = BatchSpanProcessor(
+            _CountingExporter(exporter, self._handed),
+            max_queue_size=max_queue_size,
+            schedule_delay_millis=schedule_delay_millis,
+            max_export_batch_size=min(max_export_batch_size, max_queue_size))
+
+    @property
+    def pending(self) -> int:
+        """Spans admitted and not yet handed to the exporter: never above max_queue_size."""
+        with self._lock:
+            return self._pending
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._batch.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not (span.context and span.context.trace_flags.sampled):
+            return  # the batch processor ignores these too
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child starts with an empty queue
+                self._pid, self._pending = os.getpid(), 0
+            reason = AFTER_SHUTDOWN if self._is_shut_down else (
+                QUEUE_FULL if self._pending >= self.max_queue_size else None)
+            if reason is None:
+                self._pending += 1
+        if reason is not None:
+            _count_drop(reason, 1, self.exporter)
+            return
+        self._batch.on_end(span)
+
+    def _handed(self, n: int) -> None:
+        with self._lock:
+            self._pending = max(0, self._pending - n)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._run_bounded(lambda: self._batch.force_flush(timeout_millis),
+                                 timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._is_shut_down:
+                return
+            self._is_shut_down = True
+        self._run_bounded(self._batch.shutdown, self._shutdown_timeout_s)
+        with self._lock:  # what never reached the exporter is lost: count it
+            left, self._pending = self._pending, 0
+        if left:
+            _count_drop(AFTER_SHUTDOWN, left, self.exporter)
+
+    def _run_bounded(self, work: Callable[[], object], timeout_s: float) -> bool:
+        """Run ``work`` on a helper thread and wait at most ``timeout_s``; True if it finished.
+        While an earlier call is still stuck (a hung collector) wait on that one instead of
+        piling up threads."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            with self._lock:
+                helper = self._helper
+                mine = helper is None or not helper.is_alive()
+                if mine:
+                    helper = self._helper = threading.Thread(
+                        target=work, name="mlcost-export-flush", daemon=True)
+            assert helper is not None
+            if mine:
+                try:
+                    helper.start()
+                except RuntimeError:  # Python 3.12 at interpreter exit: no new threads
+                    work()
+                    return True
+            helper.join(max(0.0, deadline - time.monotonic()))
+            if helper.is_alive():
+                return False
+            if mine:
+                return True
+
+
+def span_processor(exporter: SpanExporter, *, max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+                   schedule_delay_millis: float | None = None,
+                   max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE,
+                   shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> SpanProcessor:
+    """The span processor every mlcost exporter is attached with (see the module doc).
+
+    ``schedule_delay_millis`` defaults to the SDK's (``OTEL_BSP_SCHEDULE_DELAY``, 5 s). The
+    queue bound and batch size are explicit because they are what keeps memory bounded when
+    the collector is down: at most ``max_queue_size`` spans wait, plus one batch in flight.
+    """
+    return CountingBatchSpanProcessor(
+        exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis,
+        max_export_batch_size=max_export_batch_size, shutdown_timeout_s=shutdown_timeout_s)

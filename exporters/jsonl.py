@@ -1,0 +1,204 @@
+"""The embedded default exporter: one JSON object per finished span, appended to a local file.
+
+Crash safety: each batch is encoded first and written with a single ``os.write`` of whole lines
+on an ``O_APPEND`` descriptor. Appends to a regular file are atomic with respect to other
+writers, so concurrent processes (torchrun ranks sharing ``./mlcost-spans.jsonl``) never
+interleave inside a line, and a process that dies between batches leaves only whole lines. The
+one way to leave a torn tail is a write cut short (disk full, a fatal signal inside a huge
+write); the descriptor is then dropped, and whoever opens the file next terminates the torn tail
+with a newline first, so it can never glue onto the next record; readers skip it
+(``mlcost_sdk.reports.records`` reports it as a skipped line). A process opening the file while
+another is mid-write may take that write for a torn tail: the cost is one blank line.
+
+"Flushed per batch" means handed to the kernel: it survives the process dying, not the machine
+losing power (no fsync; that would cost milliseconds per batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from mlcost_sdk.errors import InvalidParameterError
+
+logger = logging.getLogger("mlcost_sdk")
+
+DEFAULT_PATH = "mlcost-spans.jsonl"
+PATH_ENV = "MLCOST_SPANS_PATH"
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_BACKUP_COUNT = 5
+
+
+def _json_value(value: Any) -> Any:
+    """An OTel attribute value as JSON. Non-finite floats become the strings OTLP/JSON uses
+    ("NaN", "Infinity", "-Infinity"): bare NaN is not JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: _json_value(value) for key, value in (attrs or {}).items()}
+
+
+def span_to_record(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as the shared record format (the one converter; reports read this)."""
+    ctx = span.context
+    scope = span.instrumentation_scope
+    return {
+        "name": span.name,
+        "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
+        "span_id": f"{ctx.span_id:016x}" if ctx else None,
+        "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "start_time_unix_nano": span.start_time,
+        "end_time_unix_nano": span.end_time,
+        "status": {"code": span.status.status_code.name, "description": span.status.description},
+        "attributes": _attributes(span.attributes),
+        "resource": _attributes(span.resource.attributes),
+        "scope": {"name": scope.name if scope else "", "version": scope.version if scope else None},
+        "events": [{"name": e.name, "time_unix_nano": e.timestamp,
+                    "attributes": _attributes(e.attributes)} for e in span.events],
+    }
+
+
+def _encode(spans: Sequence[ReadableSpan]) -> bytes:
+    # default=str: a value the OTel SDK let through but JSON cannot hold must not lose the batch.
+    return b"".join(
+        json.dumps(span_to_record(s), separators=(",", ":"), allow_nan=False,
+                   default=str).encode() + b"\n"
+        for s in spans)
+
+
+class JsonlSpanExporter(SpanExporter):
+    """Append finished spans to ``path`` as JSON lines, rotating by size.
+
+    ``path``: default ``$MLCOST_SPANS_PATH`` or ``./mlcost-spans.jsonl``. When a batch would take
+    the file past ``max_bytes`` it is renamed to ``path.1`` (``path.1`` to ``path.2`` ... up to
+    ``backup_count``; the oldest is deleted) and a fresh file started. Export failures return
+    FAILURE (the span processor counts the spans as dropped); they never raise.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES,
+                 backup_count: int = DEFAULT_BACKUP_COUNT) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+            raise InvalidParameterError("max_bytes", max_bytes, "an integer > 0")
+        if isinstance(backup_count, bool) or not isinstance(backup_count, int) \
+                or backup_count < 0:
+            raise InvalidParameterError("backup_count", backup_count, "an integer >= 0")
+        raw = path if path is not None else os.environ.get(PATH_ENV) or DEFAULT_PATH
+        self.path = Path(raw).absolute()  # immune to a later chdir
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._closed = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        data = _encode(spans)
+        with self._lock:
+            if self._closed:
+                return SpanExportResult.FAILURE
+            try:
+                fd = self._fd_for(len(data))
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(f"short write: {written} of {len(data)} bytes")
+            except OSError as exc:
+                self._close_fd()  # a torn tail is repaired on reopen
+                logger.warning("mlcost: cannot write spans to %s: %s", self.path, exc)
+                return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True  # nothing is buffered: each batch reaches the kernel in export()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._close_fd()
+
+    # --- file handling (called with the lock held) ------------------------------------------
+    def _fd_for(self, incoming: int) -> int:
+        if self._fd is not None and not self._is_current(self._fd):
+            self._close_fd()  # another process rotated or removed the file: follow it
+        if self._fd is None:
+            self._fd = self._open()
+        size = os.fstat(self._fd).st_size
+        if size and size + incoming > self.max_bytes:
+            self._rotate(self._fd, incoming)
+            self._close_fd()
+            self._fd = self._open()
+        return self._fd
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if _ends_torn(self.path):
+                os.write(fd, b"\n")
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _is_current(self, fd: int) -> bool:
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def _rotate(self, fd: int, incoming: int) -> None:
+        # flock serialises rotation between processes; whoever waited re-checks, so the files
+        # shift once, not once per process.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if not self._is_current(fd) or size == 0 or size + incoming <= self.max_bytes:
+                return
+            if self.backup_count == 0:
+                os.unlink(self.path)
+                return
+            for i in range(self.backup_count - 1, 0, -1):
+                older = self._backup(i)
+                if older.exists():
+                    os.replace(older, self._backup(i + 1))
+            os.replace(self.path, self._backup(1))
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _backup(self, i: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{i}")
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _ends_torn(path: Path) -> bool:
+    """True when the file's last line has no newline (a write that was cut short)."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+

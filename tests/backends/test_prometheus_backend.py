@@ -1,0 +1,106 @@
+"""A real Prometheus server scrapes mlcost's /metrics on 127.0.0.1 and its query API returns the
+cost counter, under the name the OpenTelemetry Prometheus exporter gives it:
+``mlcost.cost`` (unit ``{USD}``) -> ``mlcost_cost_total``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+
+from mlcost_sdk import conventions as c
+from mlcost_sdk.exporters.prometheus import start_prometheus_endpoint
+
+from .conftest import Prometheus
+
+pytestmark = [pytest.mark.backend, pytest.mark.slow]
+
+COST_SERIES = "mlcost_cost_total"
+
+
+def query(prometheus: Prometheus, promql: str) -> list[dict[str, Any]]:
+    url = f"{prometheus.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def wait_for_value(prometheus: Prometheus, promql: str, want: float,
+                   timeout_s: float = 30.0) -> list[dict[str, Any]]:
+    """Poll until the query returns ``want`` (scrapes happen every second)."""
+    deadline = time.monotonic() + timeout_s
+    result: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        result = query(prometheus, promql)
+        if result and float(result[0]["value"][1]) == pytest.approx(want, rel=1e-9):
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"{promql} = {result}, wanted {want}")
+
+
+def test_cost_counter_reaches_prometheus(prometheus: Prometheus) -> None:
+    reader = start_prometheus_endpoint(port=prometheus.target_port)
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        cost = provider.get_meter(c.INSTRUMENTATION_SCOPE).create_counter(
+            c.METRIC_COST, unit=c.METRICS[c.METRIC_COST].unit)
+        labels = {c.KIND: c.KIND_INFERENCE, c.tag_attribute("team"): "search"}
+        cost.add(0.125, labels)
+        cost.add(0.25, labels)
+        result = wait_for_value(prometheus, f'{COST_SERIES}{{mlcost_kind="inference"}}', 0.375)
+        assert result[0]["metric"]["mlcost_tag_team"] == "search"
+        assert result[0]["metric"]["job"] == "mlcost"
+        cost.add(1.0, labels)  # a counter: Prometheus sees the running total
+        wait_for_value(prometheus, f'{COST_SERIES}{{mlcost_kind="inference"}}', 1.375)
+    finally:
+        provider.shutdown()
+
+
+_TRAINING = textwrap.dedent("""
+    import sys
+    import mlcost_sdk as mlcost
+
+    with mlcost.training_run("prom-run", tags={"experiment_id": "exp-prom"}) as run:
+        for _ in range(5):
+            sum(i * i for i in range(20000))
+            run.step(samples=8)
+    print(run.summary.cost_usd, flush=True)
+    sys.stdin.read()  # stay up until the test has seen the scrape
+""")
+
+
+def test_runtime_cost_counter_through_the_environment(prometheus: Prometheus,
+                                                       tmp_path: Path) -> None:
+    """MLCOST_PROMETHEUS_PORT makes configure() serve /metrics; the counter a real training
+    run adds up to equals the cost on its span."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
+    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
+                "MLCOST_SPANS_PATH": str(tmp_path / "spans.jsonl"),
+                "MLCOST_PRICE_USD_PER_HOUR": "3.6",
+                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    proc = subprocess.Popen([sys.executable, "-c", _TRAINING], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip(), proc.communicate(timeout=30)[1][-4000:]
+        run_cost = float(line)
+        assert run_cost > 0
+        result = wait_for_value(prometheus, f'{COST_SERIES}{{mlcost_kind="training_run"}}',
+                                run_cost)
+        assert result[0]["metric"]["mlcost_tag_team"] == "search"
+    finally:
+        proc.communicate(input="", timeout=60)
+    assert proc.returncode == 0
