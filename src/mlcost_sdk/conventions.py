@@ -88,7 +88,8 @@ UTILIZATION_SAMPLES: Final = _attr(
     "sampler readings inside the span (0: the span got the reading current when it ended)")
 UTILIZATION_PROCESS_MEAN: Final = _attr(
     "mlcost.utilization.process.mean", "double", "1",
-    "this process's own share of the GPUs (NVML per-process SM samples), where the driver reports it")
+    "this process's own share of the GPUs (NVML per-process SM samples), where the driver "
+    "reports it")
 UTILIZATION_SYSTEM_MEAN: Final = _attr("mlcost.utilization.system.mean", "double", "1",
                                        "whole-host CPU busy fraction (psutil; CPU hosts only)")
 MEMORY_PEAK_BYTES: Final = _attr("mlcost.memory.peak_bytes", "int", "By",
@@ -227,12 +228,13 @@ def render_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for a in ATTRIBUTES.values():
-        lines.append(f"| `{a.name}` | {a.type} | {a.unit} | {'yes' if a.semconv else ''} | {a.brief} |")
+        semconv = "yes" if a.semconv else ""
+        lines.append(f"| `{a.name}` | {a.type} | {a.unit} | {semconv} | {a.brief} |")
     lines += ["", "## Metrics", "", "| name | instrument | unit | semconv | meaning |",
               "|---|---|---|---|---|"]
     for m in METRICS.values():
-        lines.append(
-            f"| `{m.name}` | {m.instrument} | {m.unit} | {'yes' if m.semconv else ''} | {m.brief} |")
+        semconv = "yes" if m.semconv else ""
+        lines.append(f"| `{m.name}` | {m.instrument} | {m.unit} | {semconv} | {m.brief} |")
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,8 @@ class CatalogError(MlcostError, ValueError):
         self.source = source
         self.entry = entry
         self.field = field
-        where = source + (f": entry {entry!r}" if entry else "") + (f", field {field!r}" if field else "")
+        where = source + (f": entry {entry!r}" if entry else "")
+        where += f", field {field!r}" if field else ""
         super().__init__(f"{where}: {problem}")
 
 

@@ -242,9 +242,6 @@ def test_real_training_run_and_served_requests(phoenix: Phoenix, tmp_path: Path,
         assert request["attributes"][c.tag_attribute("team")] == "search"
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: the exit-time idle span is emitted after the "
-                   "TracerProvider's own atexit shutdown (atexit runs in reverse order), so it is "
-                   "counted as dropped instead of exported")
 def test_serving_process_exports_its_idle_span_at_exit(phoenix: Phoenix, tmp_path: Path) -> None:
     project, jsonl = new_project(), tmp_path / "spans.jsonl"
     stderr = run_instrumented_app(phoenix, "http/protobuf", project, jsonl)

@@ -10,13 +10,18 @@ from .. import conventions as c
 from ._safety import capture_internal_exceptions
 
 
+# A request costs from fractions of a micro-dollar to dollars: 1-2.5-5 steps per decade.
+REQUEST_COST_BUCKETS_USD = [m * 10.0**e for e in range(-9, 1) for m in (1.0, 2.5, 5.0)]
+
+
 class Instruments:
     def __init__(self, meter: metrics.Meter) -> None:
         cost = c.METRICS[c.METRIC_COST]
         req = c.METRICS[c.METRIC_REQUEST_COST]
         self.cost = meter.create_counter(cost.name, unit=cost.unit, description=cost.brief)
-        self.request_cost = meter.create_histogram(req.name, unit=req.unit,
-                                                   description=req.brief)
+        self.request_cost = meter.create_histogram(
+            req.name, unit=req.unit, description=req.brief,
+            explicit_bucket_boundaries_advisory=REQUEST_COST_BUCKETS_USD)
         self.meter = meter
         self.hw_registered = False
 

@@ -6,6 +6,8 @@ first wrapper configures from ``OTEL_*`` and ``MLCOST_*`` environment variables.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -170,6 +172,10 @@ def configure(
         _settings = new
         if not new.disabled:
             _setup_providers(new, exporters, tracer_provider, meter_provider)
+            # Exit handlers run last-registered first: ours must run before the providers'
+            # own shutdown, or the final idle span would be dropped.
+            atexit.unregister(_at_exit)
+            atexit.register(_at_exit)
         for listener in list(_listeners):
             listener(new)
         return new
@@ -251,10 +257,15 @@ def flush(timeout_s: float = 10.0) -> None:
                      if p is not None}.values():
         force = getattr(provider, "force_flush", None)
         if force is not None:
-            try:
+            with contextlib.suppress(Exception):  # a dead collector must not hurt the host
                 force(int(timeout_s * 1000))
-            except Exception:  # noqa: BLE001 - a dead collector must not hurt the host
-                pass
+
+
+def _at_exit() -> None:
+    from . import inference
+
+    inference._shutdown_meter()
+    flush()
 
 
 def _reset_for_tests() -> None:

@@ -71,6 +71,8 @@ def resolve(s: Settings, sampler: Any, *, dtype: str | None = None,
     kind = sampler.hw_kind
     dtype = dtype or s.dtype or ("bf16" if kind == "gpu" else "fp32")
     override = peak_override if peak_override is not None else s.peak_flops_per_s
+    peak: float | None
+    peak_source: str | None
     if override is not None:
         peak, peak_source = float(override), "user"
     else:

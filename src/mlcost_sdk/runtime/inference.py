@@ -8,14 +8,13 @@ elapsed, and the realized cost per prediction includes idle capacity.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import inspect
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
@@ -250,13 +249,13 @@ def _shutdown_meter() -> InferenceSummary | None:
             from ..exporters.console import render_summary
 
             attrs = {c.KIND: c.KIND_INFERENCE, c.COST_USD: summary.total_cost_usd,
-                     c.IDLE_COST_USD: summary.idle_cost_usd, "requests": summary.requests,
+                     c.IDLE_COST_USD: summary.idle_cost_usd, c.REQUESTS: summary.requests,
                      **m.hw_attrs, **tag_attributes(m.settings.tags)}
-            print(render_summary(attrs, title="mlcost: inference"), file=sys.stderr)
+            from ..exporters._health import dropped_spans
+
+            print(render_summary(attrs, title="mlcost: inference",
+                                 dropped_spans=dropped_spans()), file=sys.stderr)
     return summary
-
-
-atexit.register(_shutdown_meter)
 
 
 class _MetricQueue:
@@ -538,9 +537,10 @@ def track_inference(func: Any = None, /, *, name: str | None = None, model: str 
             return async_wrapper
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
-            def gen_wrapper(*args: Any, **kw: Any) -> Iterator[Any]:
+            def gen_wrapper(*args: Any, **kw: Any) -> Generator[Any, Any, Any]:
                 with site.call():
-                    return (yield from fn(*args, **kw))
+                    result = yield from fn(*args, **kw)
+                return result
             return gen_wrapper
 
         @functools.wraps(fn)

@@ -83,9 +83,12 @@ class RunSummary:
     attributes: dict[str, Any] = field(repr=False)
 
     def __str__(self) -> str:
+        from ..exporters._health import dropped_spans
         from ..exporters.console import render_summary
 
-        return render_summary(self.attributes, title=f"mlcost: training run {self.name!r}")
+        text: str = render_summary(self.attributes, title=f"mlcost: training run {self.name!r}",
+                                   dropped_spans=dropped_spans())
+        return text
 
 
 class _Counts:
