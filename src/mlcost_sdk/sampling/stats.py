@@ -137,12 +137,10 @@ class IntervalStats:
     power_mean_w: float | None
     samples: int
 
-    def attributes(self) -> dict[str, Any]:
-        """Span attributes named per ``mlcost_sdk.conventions``; unmeasured figures left out."""
+    def attributes(self, *, hardware: bool = True) -> dict[str, Any]:
+        """Span attributes named per ``mlcost_sdk.conventions``; unmeasured figures left out.
+        ``hardware=False`` omits hw kind/count/model (for spans that already carry them)."""
         attrs: dict[str, Any] = {
-            c.HW_KIND: self.hw_kind,
-            c.HW_COUNT: self.hw_count,
-            c.HW_MODEL: self.hw_model,
             c.UTILIZATION_MEAN: self.utilization_mean,
             c.UTILIZATION_MAX: self.utilization_max,
             c.UTILIZATION_P95: self.utilization_p95,
@@ -155,6 +153,9 @@ class IntervalStats:
             c.MEMORY_PEAK_BYTES: self.memory_peak_bytes,
             c.POWER_MEAN_W: self.power_mean_w,
         }
+        if hardware:
+            attrs.update({c.HW_KIND: self.hw_kind, c.HW_COUNT: self.hw_count,
+                          c.HW_MODEL: self.hw_model})
         return {k: v for k, v in attrs.items() if v is not None}
 
 

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
@@ -47,7 +47,8 @@ def _client(server: tuple[str, Log], cls: Any = openai.OpenAI, **prices: Any) ->
 
 def _user_priced(usage: dict[str, Any]) -> float:
     """The cost at the test's own prices (cached input at the input price: none was given)."""
-    return (usage["prompt_tokens"] * IN_PER_1K + usage["completion_tokens"] * OUT_PER_1K) / 1000
+    return float(usage["prompt_tokens"] * IN_PER_1K
+                 + usage["completion_tokens"] * OUT_PER_1K) / 1000
 
 
 def _assert_costed(span: Any, usage: dict[str, Any]) -> None:
@@ -193,7 +194,7 @@ def test_instrument_is_idempotent_and_uninstrument_undoes_it(
 def test_bad_arguments_get_one_typed_error_naming_them(server: tuple[str, Log]) -> None:
     client = openai.OpenAI(base_url=server[0], api_key="k")
     with pytest.raises(InvalidParameterError, match="client"):
-        instrument(object())
+        instrument(cast(Any, object()))
     with pytest.raises(InvalidParameterError, match="output_usd_per_1k"):
         instrument(client, input_usd_per_1k=1.0)
     with pytest.raises(InvalidParameterError, match="input_usd_per_1k"):

@@ -38,7 +38,7 @@ def _flask_app(tracer: Any = None) -> Flask:
         return {"chars": len(request.get_json()["text"])}
 
     @app.get("/boom")
-    def boom() -> None:
+    def boom() -> dict[str, int]:
         raise RuntimeError("model crashed")
 
     app.wsgi_app = MlcostWSGIMiddleware(app.wsgi_app, model="bert")  # type: ignore[method-assign]
@@ -152,9 +152,10 @@ def test_exceptions_pass_through_untouched_from_the_app_and_from_its_body(cap: C
     with pytest.raises(KeyError) as info:
         next(chunks)
     assert info.value is err
-    body.close()  # type: ignore[attr-defined]
+    body.close()
     spans = {s.name: s for s in cap.spans(c.KIND_INFERENCE)}
     assert spans["GET"].status.status_code is StatusCode.ERROR
+    assert spans["GET"].attributes[c.HTTP_STATUS_CODE] == 500  # what the server will answer
     assert spans["POST"].status.status_code is StatusCode.ERROR
     assert spans["POST"].attributes[c.HTTP_STATUS_CODE] == 200
 

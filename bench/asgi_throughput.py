@@ -1,0 +1,167 @@
+"""Requests/s of one FastAPI model server with and without MlcostMiddleware, and the loss.
+
+    python bench/asgi_throughput.py            # prints a markdown table for docs/benchmarks.md
+
+Each trial starts a real uvicorn server in a subprocess on 127.0.0.1 (the same app, middleware
+on or off; with it on, spans go through mlcost's JSONL exporter into a temporary folder and
+metrics into an SDK meter provider) and drives it from this process with keep-alive
+connections for a fixed number of requests per endpoint. The load comes from a minimal
+asyncio HTTP/1.1 client, far cheaper per request than the server, so the server is the
+bottleneck. Trials alternate off/on and the best of each is kept (the least disturbed by other
+load on the machine).
+
+Endpoints: ``/noop/{id}`` returns a small JSON object (the middleware's worst case: no work to
+hide behind); ``/predict/{id}`` also runs a small PyTorch MLP forward pass, whose own time is
+measured and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from torch import nn
+
+TAGS = {"team": "bench", "model": "mlp", "environment": "dev", "cost_center": "c", "owner": "o"}
+ENDPOINTS = ("/noop", "/predict")
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
+
+
+def make_model() -> tuple[nn.Module, torch.Tensor]:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = nn.Sequential(nn.Linear(256, 1024), nn.GELU(), nn.Linear(1024, 1024), nn.GELU(),
+                          nn.Linear(1024, 16)).eval()
+    return model, torch.randn(4, 256)
+
+
+def serve(with_mlcost: bool) -> None:
+    """The server process: print the port, then serve until killed."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    model, batch = make_model()
+    app = FastAPI()
+
+    @app.get("/noop/{item_id}")
+    async def noop(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    @app.get("/predict/{item_id}")
+    async def predict(item_id: int) -> dict[str, int]:
+        with torch.inference_mode():
+            return {"item": item_id, "label": int(model(batch).argmax())}
+
+    if with_mlcost:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+
+        import mlcost_sdk as mlcost
+        from mlcost_sdk.integrations.asgi import MlcostMiddleware
+
+        # Providers of its own, as an application that owns its globals passes them: mlcost's
+        # default install sets the global ones, which also turns on FastAPI's own telemetry.
+        mlcost.configure(service_name="bench", tags=TAGS, price=1.0, exporters=["jsonl"],
+                         tracer_provider=TracerProvider(),
+                         meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        app.add_middleware(MlcostMiddleware, model="mlp")
+    # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # connections queue until uvicorn accepts them
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
+async def load(port: int, path: str, requests: int, connections: int) -> float:
+    """Send ``requests`` GETs over ``connections`` keep-alive connections; returns requests/s."""
+    per_conn = requests // connections
+
+    async def client(conn: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(per_conn):
+            writer.write(b"GET %s/%d HTTP/1.1\r\nHost: bench\r\n\r\n"
+                         % (path.encode(), conn * per_conn + i))
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            match = _LENGTH.search(head)
+            assert match is not None, head
+            await reader.readexactly(int(match.group(1)))
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(client(c) for c in range(connections))), 120)
+    return per_conn * connections / (time.perf_counter() - start)
+
+
+def trial(with_mlcost: bool, requests: int, connections: int) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
+    with tempfile.TemporaryDirectory() as spans_dir:
+        env["MLCOST_SPANS_PATH"] = os.path.join(spans_dir, "spans.jsonl")
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "on" if with_mlcost else "off"],
+            stdout=subprocess.PIPE, env=env, text=True)
+        try:
+            assert server.stdout is not None
+            port = int(server.stdout.readline())
+            rates = {}
+            for path in ENDPOINTS:
+                asyncio.run(load(port, path, requests // 10, connections))  # warm-up
+                rates[path] = asyncio.run(load(port, path, requests, connections))
+            return rates
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--serve", choices=["on", "off"], help=argparse.SUPPRESS)
+    ap.add_argument("--requests", type=int, default=3000, help="per endpoint and trial")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--trials", type=int, default=3, help="per configuration")
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve == "on")
+        return
+
+    model, batch = make_model()
+    with torch.inference_mode():
+        for _ in range(50):
+            model(batch)
+        start = time.perf_counter()
+        for _ in range(500):
+            model(batch)
+    forward_ms = (time.perf_counter() - start) / 500 * 1e3
+
+    best = {True: dict.fromkeys(ENDPOINTS, 0.0), False: dict.fromkeys(ENDPOINTS, 0.0)}
+    for _ in range(args.trials):
+        for with_mlcost in (False, True):
+            for path, rate in trial(with_mlcost, args.requests, args.connections).items():
+                best[with_mlcost][path] = max(best[with_mlcost][path], rate)
+
+    print(f"`python bench/asgi_throughput.py --requests {args.requests} --connections "
+          f"{args.connections} --trials {args.trials}` on {os.cpu_count()} CPUs "
+          f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
+          f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
+    print("| endpoint | without mlcost (req/s) | with MlcostMiddleware (req/s) | loss |")
+    print("|---|---|---|---|")
+    for path in ENDPOINTS:
+        off, on = best[False][path], best[True][path]
+        label = f"`{path}/{{id}}`" + (f" (MLP forward {forward_ms:.2f} ms)"
+                                       if path == "/predict" else " (no work)")
+        print(f"| {label} | {off:,.0f} | {on:,.0f} | {1 - on / off:.1%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""What the ASGI and WSGI middlewares share: one inference call per HTTP request.
+
+The call starts when the request arrives and ends when its response's last byte is handed to
+the server (or the request fails). Its span carries the route template, the method and the
+status code, never the path's values or the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from opentelemetry.trace import Status, StatusCode
+
+from mlcost_sdk import conventions as c
+from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_internal_error
+from mlcost_sdk.runtime.inference import _NOOP, InferenceCall, _CallSite, _NoopCall
+
+
+def request_site(model: str | None, tags: Mapping[str, str] | None) -> _CallSite:
+    """A middleware's call site; bad tags raise TagError here, when the app is built."""
+    return _CallSite("HTTP", model, tags)
+
+
+def start_request(site: _CallSite, method: str) -> HttpRequest:
+    """A started call for one request (a no-op one if mlcost cannot start it)."""
+    try:
+        call = site.call()
+    except Exception as exc:  # noqa: BLE001 - e.g. a required tag missing in 'error' mode
+        record_internal_error("http.start_request", exc)
+        call = _NOOP
+    return HttpRequest(call.start(), method)
+
+
+class HttpRequest:
+    """One request's call; the middleware fills in the route and status before end()."""
+
+    __slots__ = ("call", "method", "route", "status", "done")
+
+    def __init__(self, call: InferenceCall | _NoopCall, method: str) -> None:
+        self.call = call
+        self.method = method
+        self.route: str | None = None
+        self.status = 0
+        self.done = False
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Name the span ``METHOD /route/{template}`` (OpenTelemetry's HTTP server convention),
+        add method, route and status, and end the call; only the first call counts."""
+        if self.done:
+            return
+        self.done = True
+        call = self.call
+        with capture_internal_exceptions("http.end"):
+            call.set_attribute(c.HTTP_METHOD, self.method)  # applied with the call's own
+            if self.route:
+                call.set_attribute(c.HTTP_ROUTE, self.route)
+                call.span.update_name(f"{self.method} {self.route}")
+            else:
+                call.span.update_name(self.method)
+            if self.status:
+                call.set_attribute(c.HTTP_STATUS_CODE, self.status)
+                if self.status >= 500:
+                    call.span.set_status(Status(StatusCode.ERROR))
+        call.end(exc)

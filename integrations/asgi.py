@@ -1,0 +1,113 @@
+"""ASGI middleware (FastAPI, Starlette, any ASGI app): every HTTP request is an inference call.
+
+    app.add_middleware(MlcostMiddleware, model="bert")      # FastAPI / Starlette
+    app = MlcostMiddleware(app, model="bert")               # any ASGI app
+
+Pure ASGI, so it needs no framework. A request is costed from its arrival until its response's
+last byte is handed to the server (a streaming response until its final chunk; background tasks
+that run afterwards are not part of it), or until the client disconnects or the app raises.
+Lifespan and websocket scopes pass through untouched. Put opentelemetry-instrumentation-asgi's
+``OpenTelemetryMiddleware`` outside this one and the inference span nests under its server span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from mlcost_sdk.runtime._safety import capture_internal_exceptions
+
+from ._http_common import request_site, start_request
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+__all__ = ["MlcostMiddleware"]
+
+
+class MlcostMiddleware:
+    """``MlcostMiddleware(app, model=None, tags=None)``: tags are checked here (TagError)."""
+
+    def __init__(self, app: ASGIApp, *, model: str | None = None,
+                 tags: Mapping[str, str] | None = None) -> None:
+        self.app = app
+        self._site = request_site(model, tags)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        req = start_request(self._site, scope.get("method", "GET"))
+
+        def end(exc: BaseException | None = None) -> None:
+            if not req.done:
+                req.route = route_template(scope, root_path)
+                req.end(exc)
+
+        async def receive_costed() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                end()
+            return message
+
+        async def send_costed(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                req.status = message["status"]
+            await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                end()
+
+        token = otel_context.attach(trace.set_span_in_context(req.call.span))
+        try:
+            await self.app(scope, receive_costed, send_costed)
+        except BaseException as exc:
+            if not req.status:  # the server answers 500 for an app that raised
+                req.status = 500
+            end(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        end()
+
+
+def route_template(scope: Scope, root_path: str) -> str | None:
+    """The matched route's template ("/predict/{id}"), read from the scope the router filled
+    in; None when nothing matched. Never the raw path, whose ids would explode cardinality."""
+    path = getattr(scope.get("route"), "path", None)
+    if not isinstance(path, str):
+        return None
+    if scope.get("root_path", "") == root_path:
+        return path
+    with capture_internal_exceptions("asgi.mounted_route"):
+        return _mounted_template(scope, root_path)
+    return None
+
+
+def _mounted_template(scope: Scope, root_path: str) -> str | None:
+    """Under a Starlette ``Mount`` the scope keeps only the innermost route, relative to the
+    mount; redo the match from the outermost router to join the templates on the way down."""
+    from starlette.routing import Match, Mount
+
+    sub: dict[str, Any] = {**scope, "root_path": root_path}
+    routes = getattr(scope.get("router"), "routes", ())
+    prefix = ""
+    while True:
+        for route in routes:
+            match, child = route.matches(sub)
+            if match is Match.FULL:
+                break
+        else:
+            return None
+        if not (isinstance(route, Mount) and route.routes):
+            return prefix + str(route.path)
+        prefix += route.path
+        sub.update(child)
+        routes = route.routes
