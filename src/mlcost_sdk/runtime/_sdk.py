@@ -1,6 +1,9 @@
-"""The only place the runtime touches the OpenTelemetry SDK: installing default providers.
+"""The only place the runtime touches the OpenTelemetry SDK: building default providers.
 
-Called by configure() only when the application has not set a provider of its own.
+Called by configure() only when the application has not set a provider of its own. The
+providers stay private to mlcost: setting them as the global ones would switch on every other
+instrumented library in the process (FastAPI's own tracing, for one) and send its spans into
+mlcost's exporters, which is not a library's call to make.
 """
 
 from __future__ import annotations
@@ -88,7 +91,6 @@ def install_tracer_provider(s: Any, exporters: Sequence[Any] | None) -> Any:
 
     provider = TracerProvider(resource=_resource(s))
     add_exporters(provider, exporters if exporters is not None else default_exporter_names())
-    trace.set_tracer_provider(provider)
     return provider
 
 
@@ -106,6 +108,4 @@ def install_meter_provider(s: Any) -> Any:
         from ..exporters.prometheus import start_prometheus_endpoint
 
         readers.append(start_prometheus_endpoint(int(port)))
-    provider = MeterProvider(resource=_resource(s), metric_readers=readers)
-    metrics.set_meter_provider(provider)
-    return provider
+    return MeterProvider(resource=_resource(s), metric_readers=readers)
