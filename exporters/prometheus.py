@@ -51,8 +51,11 @@ def start_prometheus_endpoint(port: int = DEFAULT_PORT, addr: str = "127.0.0.1")
             super().shutdown(timeout_millis=timeout_millis, **kwargs)
             if self.server is not None:
                 server, self.server = self.server, None
-                # shutdown() waits for serve_forever to stop: keep that off the caller
-                threading.Thread(target=_close_server, args=(server,), daemon=True).start()
+                # shutdown() waits for serve_forever's poll (0.5 s): wait that long at most,
+                # so the port is free when shutdown returns, yet a stuck server never hangs us
+                closer = threading.Thread(target=_close_server, args=(server,), daemon=True)
+                closer.start()
+                closer.join(timeout=2.0)
 
     registry = CollectorRegistry()
     reader = ServedPrometheusReader(registry=registry)

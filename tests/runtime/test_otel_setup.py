@@ -23,10 +23,14 @@ def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
 
 def test_no_configuration_writes_jsonl_by_default(tmp_path: Path) -> None:
     proc = _run("""
+        from opentelemetry import metrics, trace
         import mlcost_sdk as mlcost
         with mlcost.training_run("t", tags={"experiment_id": "e1"}) as run:
             run.step(tokens=3)
         mlcost.flush()
+        # mlcost's own providers stay private: other libraries are not switched on
+        assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        assert type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
     """, tmp_path, MLCOST_TAGS=TAGS, MLCOST_PRICE_USD_PER_HOUR="2.0")
     assert proc.returncode == 0, proc.stderr
     lines = (tmp_path / "mlcost-spans.jsonl").read_text().splitlines()
