@@ -34,7 +34,9 @@ def write_fleet(path: Path) -> list[Spec]:
                              c.UTILIZATION_MEAN: 0.5 + 0.05 * k, c.TOKENS: 128})
     start = T0 + timedelta(days=2, hours=9, minutes=30)
     for rank, (mfu, util) in enumerate([(0.4, 0.9), (0.3, 0.7)]):  # a torchrun job, 2 ranks
-        job = {c.JOB_SCOPE: True, c.TOKENS_PER_S: 5000.0} if rank == 0 else {}
+        # rank 0 carries the whole-job MFU (0.42) besides its own (0.4)
+        job = {c.JOB_SCOPE: True, c.TOKENS_PER_S: 5000.0, c.DIST_JOB_MFU: 0.42} \
+            if rank == 0 else {}
         run = trainer.span(c.KIND_TRAINING_RUN, start, 5 * 3600, cost=10.0, tags=SEARCH_EXP,
                            **gpu(1, 2.0), **job, **{
                                c.RUN_ID: "job-1", c.RUN_NAME: "finetune", c.DIST_RANK: rank,

@@ -145,7 +145,8 @@ def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
     job = next((r for r in ranks if r.attributes.get(c.JOB_SCOPE) is True), None)
     lead = job or min(ranks, key=lambda r: r.number(c.DIST_RANK) or 0.0)
     parts = [_single(r) for r in ranks]
-    mfu = job.number(c.MFU) if job is not None else weighted_mean(
+    job_mfu = job.number(c.DIST_JOB_MFU) if job is not None else None
+    mfu = job_mfu if job_mfu is not None else weighted_mean(
         (p.mfu, p.cost_usd, p.seconds) for p in parts)
     return Usage(
         kind=c.KIND_TRAINING_RUN, start_ns=min(p.start_ns for p in parts),
