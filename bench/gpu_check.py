@@ -30,7 +30,8 @@ def matmul_mfu(n: int = 8192, iters: int = 50) -> tuple[float, float | None]:
     b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
     for _ in range(5):
         a @ b
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+    end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
     start.record()
     for _ in range(iters):
         a @ b

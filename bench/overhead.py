@@ -60,9 +60,8 @@ def bench_inference(n: int, repeats: int) -> tuple[float, float, float]:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=1 << 16))
     tracer = provider.get_tracer("bench")
-    with capture(tags=TAGS, price=1.0) as probe:
-        with mlcost.inference("predict", model="m"):
-            pass
+    with capture(tags=TAGS, price=1.0) as probe, mlcost.inference("predict", model="m"):
+        pass
     same = dict(probe.spans()[0].attributes or {})
 
     def bare() -> float:
@@ -106,7 +105,8 @@ def bench_sampler(seconds: float) -> tuple[float, str]:
     def cpu_over(period: float) -> float:
         t0 = sum(proc.cpu_times()[:2])
         time.sleep(period)
-        return sum(proc.cpu_times()[:2]) - t0
+        used: float = sum(proc.cpu_times()[:2]) - t0
+        return used
 
     idle = cpu_over(seconds)
     sampler = get_sampler()
@@ -132,7 +132,8 @@ def main() -> None:
     call_s, span_s, same_s = bench_inference(args.calls, args.repeats)
     share, source = bench_sampler(args.sampler_seconds)
     rows = [
-        ("run.step() per call", f"{step_s * 1e9:.0f} ns", f"bare loop iteration {loop_s * 1e9:.0f} ns",
+        ("run.step() per call", f"{step_s * 1e9:.0f} ns",
+         f"bare loop iteration {loop_s * 1e9:.0f} ns",
          f"{step_s / loop_s:.1f}x", "<= 1 us per call"),
         ("inference call", f"{call_s * 1e6:.2f} us", f"bare OTel span {span_s * 1e6:.2f} us",
          f"{call_s / span_s:.2f}x", "<= 1.3x"),

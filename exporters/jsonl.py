@@ -50,8 +50,28 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({str, int, bool})
+
+
 def _attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {key: _json_value(value) for key, value in (attrs or {}).items()}
+    if not attrs:
+        return {}
+    return {key: value if type(value) in _PLAIN else _json_value(value)
+            for key, value in attrs.items()}
+
+
+# A process has one or two resources, shared by all its spans, and they are immutable: convert
+# each once. The resource object is kept alongside, so its id cannot be reused while cached.
+_resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _resource_attributes(resource: Any) -> dict[str, Any]:
+    cached = _resources.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        if len(_resources) > 16:
+            _resources.clear()
+        cached = _resources[id(resource)] = (resource, _attributes(resource.attributes))
+    return cached[1]
 
 
 def span_to_record(span: ReadableSpan) -> dict[str, Any]:
@@ -67,7 +87,7 @@ def span_to_record(span: ReadableSpan) -> dict[str, Any]:
         "end_time_unix_nano": span.end_time,
         "status": {"code": span.status.status_code.name, "description": span.status.description},
         "attributes": _attributes(span.attributes),
-        "resource": _attributes(span.resource.attributes),
+        "resource": _resource_attributes(span.resource),
         "scope": {"name": scope.name if scope else "", "version": scope.version if scope else None},
         "events": [{"name": e.name, "time_unix_nano": e.timestamp,
                     "attributes": _attributes(e.attributes)} for e in span.events],

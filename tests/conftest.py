@@ -1,4 +1,4 @@
-"""Shared fixtures. Everything is real except NVML/GPU hardware (see tests/sampling/fake_nvml.py)."""
+"""Shared fixtures. Everything is real except NVML/GPU hardware (tests/sampling/fake_nvml.py)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def test_costs_add_up_and_a_run_is_split_by_hour(rows: Rows) -> None:
         expected)
     assert {r["ConsumedUnit"] for r in job} == {"GPU-Hours"}
     assert math.fsum(float(r["ConsumedQuantity"]) for r in job) == pytest.approx(10.0)
-    assert {float(r["x_ModelFlopsUtilization"]) for r in job} == {0.42}  # the whole-job MFU of rank 0's job span
+    assert {float(r["x_ModelFlopsUtilization"]) for r in job} == {0.42}  # job-wide MFU
     assert {r["ServiceName"] for r in job} == {"ML Training"}
 
 
