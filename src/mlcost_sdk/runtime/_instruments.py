@@ -9,7 +9,6 @@ from opentelemetry import metrics
 from .. import conventions as c
 from ._safety import capture_internal_exceptions
 
-
 # A request costs from fractions of a micro-dollar to dollars: 1-2.5-5 steps per decade.
 REQUEST_COST_BUCKETS_USD = [m * 10.0**e for e in range(-9, 1) for m in (1.0, 2.5, 5.0)]
 

@@ -19,7 +19,6 @@ from contextvars import Token
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
@@ -27,6 +26,7 @@ from opentelemetry.trace import Status, StatusCode
 from .. import conventions as c
 from ..errors import MlcostError
 from . import _instruments
+from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions, record_internal_error
 from .clock import Clock
 from .config import Settings, on_configure, settings, tracer
@@ -309,10 +309,10 @@ def flush_metrics() -> None:
             q.drain()
 
 
-class InferenceCall:
+class InferenceCall(CurrentSpanCall):
     """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
 
-    __slots__ = ("_site", "_meter", "_acc0", "_snap", "_span", "_token", "tokens", "samples",
+    __slots__ = ("_site", "_meter", "_acc0", "_snap", "_span", "tokens", "samples",
                  "_extra", "_active")
 
     def __init__(self, site: _CallSite) -> None:
@@ -382,23 +382,6 @@ class InferenceCall:
                 self._site.metrics.add(cost)
         except Exception as error:  # noqa: BLE001
             record_internal_error("inference.end", error)
-
-    def __enter__(self) -> InferenceCall:
-        if self.start()._active:
-            self._token = otel_context.attach(trace.set_span_in_context(self._span))
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self._token is not None:
-            otel_context.detach(self._token)
-            self._token = None
-        self.end(exc)
-
-    async def __aenter__(self) -> InferenceCall:
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 class _NoopCall:

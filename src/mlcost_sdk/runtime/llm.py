@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
@@ -13,6 +12,7 @@ from opentelemetry.trace import Status, StatusCode
 from .. import conventions as c
 from ..errors import InvalidParameterError
 from . import _instruments
+from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions
 from .config import settings, tracer
 from .tags import enforce_required, tag_attributes, validate_tags
@@ -50,7 +50,7 @@ def price_tokens(
     return cost.input_usd, cost.output_usd, cost.source
 
 
-class LlmCall:
+class LlmCall(CurrentSpanCall):
     """``with mlcost.llm_call(provider="openai", model="gpt-4o") as call: ...
     call.set_usage(input_tokens=.., output_tokens=..)`` — or record_llm_call() afterwards."""
 
@@ -155,23 +155,6 @@ class LlmCall:
         self._ended = True
         with capture_internal_exceptions("llm_call.end"):
             self._finish(exc)
-
-    def __enter__(self) -> LlmCall:
-        if self.start()._span is not None:
-            self._token = otel_context.attach(trace.set_span_in_context(self._span))
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self._token is not None:
-            otel_context.detach(self._token)
-            self._token = None
-        self.end(exc)
-
-    async def __aenter__(self) -> LlmCall:
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 def llm_call(*, provider: str | None, model: str, **kwargs: Any) -> LlmCall:
