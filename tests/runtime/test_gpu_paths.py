@@ -1,0 +1,82 @@
+"""The runtime on GPU hosts, through the NVML test double (tests/sampling/fake_nvml.py):
+the only stand-in in the suite, for hardware these machines lack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import mlcost_sdk as mlcost
+from mlcost_sdk import conventions as c
+from mlcost_sdk.catalog import lookup_accelerator, lookup_instance
+from mlcost_sdk.runtime.clock import ManualClock
+from mlcost_sdk.sampling import Sampler
+from mlcost_sdk.sampling import sampler as sampler_module
+from mlcost_sdk.testing import capture
+from tests.conftest import FULL_TAGS
+from tests.sampling.fake_nvml import FakeGpu, FakeNvml
+
+EXP = {"experiment_id": "gpu-1"}
+
+
+@pytest.fixture
+def gpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeGpu]]:
+    """Two fake GPUs behind the process-wide sampler; tests may rename them first."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    devices = [FakeGpu("GPU-aaaa"), FakeGpu("GPU-bbbb")]
+    sampler = Sampler(nvml=FakeNvml(devices))
+    monkeypatch.setattr(sampler_module, "_shared", sampler)
+    yield devices
+    while sampler.running:
+        sampler.release()
+
+
+def test_known_gpus_give_catalog_peak_mfu_and_an_instance_share(gpus: list[FakeGpu]) -> None:
+    clock = ManualClock()
+    price = mlcost.Price(instance="p5.48xlarge")  # 8 x H100: two GPUs pay a quarter
+    with capture(tags=FULL_TAGS, price=price, clock=clock, warmup_steps=0) as cap:
+        with mlcost.training_run("t", tags=EXP, flops_per_step=1e15, dtype="bf16") as run:
+            for _ in range(4):
+                clock.advance(1.0)
+                run.step()
+    a = cap.span(c.KIND_TRAINING_RUN).attributes
+    instance = lookup_instance("p5.48xlarge")
+    h100 = lookup_accelerator("NVIDIA H100 80GB HBM3")
+    assert instance is not None and h100 is not None
+    assert a[c.HW_KIND] == "gpu" and a[c.HW_COUNT] == 2.0
+    assert a[c.HW_MODEL] == "NVIDIA H100 80GB HBM3"
+    assert a[c.PRICE_USD_PER_HOUR] == pytest.approx(instance.usd_per_hour * 2 / 8)
+    assert a[c.PRICE_SOURCE] == "catalog:p5.48xlarge"
+    peak = 2 * h100.peak_flops("bf16")
+    assert a[c.FLOPS_PEAK_PER_S] == pytest.approx(peak)
+    assert a[c.MFU] == pytest.approx(1e15 / peak)
+    assert a[c.UTILIZATION_SOURCE] == "nvml"
+    assert run.summary.cost_usd == pytest.approx(instance.usd_per_hour / 4 * 4 / 3600)
+
+
+def test_an_unknown_gpu_gets_no_peak_and_no_mfu(gpus: list[FakeGpu]) -> None:
+    for gpu in gpus:
+        gpu.name = "NVIDIA Hypothetical X1"
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=mlcost.Price(usd_per_device_hour=2.0), clock=clock,
+                 warmup_steps=0) as cap:
+        with mlcost.training_run("t", tags=EXP, flops_per_step=1e12) as run:
+            clock.advance(1.0)
+            run.step()
+    a = cap.span(c.KIND_TRAINING_RUN).attributes
+    assert a[c.FLOPS_ACHIEVED_PER_S] == pytest.approx(1e12)
+    for absent in (c.MFU, c.FLOPS_PEAK_PER_S, c.FLOPS_PEAK_SOURCE, c.MFU_SUSPECT):
+        assert absent not in a
+    assert a[c.PRICE_USD_PER_HOUR] == pytest.approx(4.0)  # $2 x 2 GPUs
+    assert run.summary.mfu is None
+
+
+def test_a_driver_failing_mid_run_never_reaches_the_training_loop(gpus: list[FakeGpu]) -> None:
+    with capture(tags=FULL_TAGS, price=1.0, sample_interval_s=0.01) as cap:
+        with mlcost.training_run("t", tags=EXP) as run:
+            for i in range(50):
+                if i == 10:
+                    gpus[0].lost = True
+                run.step()
+    assert cap.span(c.KIND_TRAINING_RUN).attributes[c.STEPS] == 50
