@@ -31,7 +31,8 @@ class TinyLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens) + self.pos[: tokens.shape[1]]
-        return self.head(self.blocks(x, mask=self.mask, is_causal=True))
+        logits: torch.Tensor = self.head(self.blocks(x, mask=self.mask, is_causal=True))
+        return logits
 
 
 def main() -> None:
@@ -68,7 +69,7 @@ def main() -> None:
             logits = model(batch[:, :-1])
             loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             run.step(tokens=tokens_per_step, samples=args.batch)
             step += 1

@@ -7,12 +7,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from mlcost_sdk.catalog import (
     ENV_VAR,
+    Accelerator,
+    Instance,
     cpu_peak,
     load_overrides,
     lookup_accelerator,
@@ -61,7 +63,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_toml_override_adds_and_replaces(tmp_path: Path) -> None:
-    assert lookup_instance("p5.48xlarge").usd_per_hour == 98.32  # type: ignore[union-attr]
+    assert cast(Instance, lookup_instance("p5.48xlarge")).usd_per_hour == 98.32
     load_overrides(_write(tmp_path, "prices.toml", OVERRIDE))
     p5 = lookup_instance("p5.48xlarge")
     assert p5 is not None and p5.usd_per_hour == 55.04 and p5.source == "our AWS invoice"
@@ -85,7 +87,7 @@ def test_env_var_is_read_lazily_on_first_lookup(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_VAR, str(_write(tmp_path, "env.toml", OVERRIDE)))
     reset_catalog()
-    assert lookup_instance("p5.48xlarge").usd_per_hour == 55.04  # type: ignore[union-attr]
+    assert cast(Instance, lookup_instance("p5.48xlarge")).usd_per_hour == 55.04
 
 
 def test_a_broken_env_file_fails_every_lookup_clearly(tmp_path: Path,
@@ -143,7 +145,7 @@ def test_a_failed_file_changes_nothing(tmp_path: Path) -> None:
     text = OVERRIDE + _entry(usd_per_hour="-1.0")
     with pytest.raises(CatalogError):
         load_overrides(_write(tmp_path, "half.toml", text))
-    assert lookup_instance("p5.48xlarge").usd_per_hour == 98.32  # type: ignore[union-attr]
+    assert cast(Instance, lookup_instance("p5.48xlarge")).usd_per_hour == 98.32
     assert lookup_accelerator("ACME X1 64GB") is None
 
 
@@ -169,7 +171,7 @@ def test_an_override_can_take_a_reported_name_over() -> None:
     acc = lookup_accelerator("NVIDIA L4")
     assert acc is not None and acc.key == "l4-lab-measured"
     reset_catalog()
-    assert lookup_accelerator("NVIDIA L4").key == "l4"  # type: ignore[union-attr]
+    assert cast(Accelerator, lookup_accelerator("NVIDIA L4")).key == "l4"
 
 
 def test_nothing_is_loaded_at_import() -> None:

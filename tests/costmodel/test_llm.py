@@ -70,9 +70,9 @@ def test_cached_input_is_billed_at_its_own_price() -> None:
     ({"requests_per_day": 1, "input_tokens": 1, "output_tokens": 1,
       "model": "no-such-model-xyz"}, "model"),
 ])
-def test_bad_input_names_the_parameter(kwargs: dict[str, object], parameter: str) -> None:
+def test_bad_input_names_the_parameter(kwargs: dict[str, Any], parameter: str) -> None:
     with pytest.raises(InvalidParameterError) as err:
-        estimate_llm(**kwargs)  # type: ignore[arg-type]
+        estimate_llm(**kwargs)
     assert err.value.parameter == parameter
 
 
@@ -92,8 +92,9 @@ def test_cost_is_monotone_in_tokens(tokens: int, more: int, model: str | None) -
     prices: dict[str, Any] = {} if model else explicit
 
     def cost(inp: int, out: int) -> float:
-        return estimate_llm(requests_per_day=1, input_tokens=inp, output_tokens=out, model=model,
-                            **prices).cost_per_request_usd
+        per_request: float = estimate_llm(requests_per_day=1, input_tokens=inp, output_tokens=out,
+                                          model=model, **prices).cost_per_request_usd
+        return per_request
     assert cost(tokens + more, 100) > cost(tokens, 100)
     assert cost(100, tokens + more) > cost(100, tokens)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def test_unreachable_server_is_a_config_error() -> None:
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"project": "a/b"}, "project"), ({"project": ""}, "project"), ({"page_size": 0}, "page_size")])
-def test_bad_arguments_name_the_field(kwargs: dict[str, object], field: str) -> None:
+def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidParameterError) as err:
-        list(fetch_spans("http://127.0.0.1:1", **kwargs))  # type: ignore[arg-type]
+        list(fetch_spans("http://127.0.0.1:1", **kwargs))
     assert err.value.parameter == field

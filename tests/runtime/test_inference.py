@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,11 +15,11 @@ import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime.clock import ManualClock
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
 
 
-def _costs(cap, kind):
+def _costs(cap: Capture, kind: str) -> list[float]:
     return [s.attributes[c.COST_USD] for s in cap.spans(kind)]
 
 
@@ -47,10 +49,11 @@ events = st.lists(st.tuples(st.sampled_from(["start", "end", "wait"]),
 
 @settings(max_examples=60, deadline=None)
 @given(events, st.floats(min_value=0.01, max_value=100.0))
-def test_request_costs_plus_idle_equal_price_times_elapsed(evts, usd_per_hour) -> None:
+def test_request_costs_plus_idle_equal_price_times_elapsed(evts: list[tuple[str, float]],
+                                                          usd_per_hour: float) -> None:
     clock = ManualClock()
     with capture(tags=FULL_TAGS, price=usd_per_hour, clock=clock) as cap:
-        open_calls = []
+        open_calls: list[Any] = []
         for what, dt in evts:
             if what == "start":
                 open_calls.append(mlcost.inference("r").start())
@@ -70,11 +73,11 @@ def test_request_costs_plus_idle_equal_price_times_elapsed(evts, usd_per_hour) -
 
 def test_thousand_calls_over_threads_and_asyncio() -> None:
     with capture(tags=FULL_TAGS, price=7.2, idle_flush_s=0.05) as cap:
-        @mlcost.track_inference(model="bert")
+        @mlcost.track_inference(model="bert")  # type: ignore[untyped-decorator, unused-ignore]
         def predict(x: int) -> int:
             return x * 2
 
-        @mlcost.track_inference(model="bert")
+        @mlcost.track_inference(model="bert")  # type: ignore[untyped-decorator, unused-ignore]
         async def apredict(x: int) -> int:
             await asyncio.sleep(0.001)
             return x * 2
@@ -83,7 +86,8 @@ def test_thousand_calls_over_threads_and_asyncio() -> None:
             assert sum(pool.map(predict, range(500))) == 2 * sum(range(500))
 
         async def many() -> list[int]:
-            return await asyncio.gather(*(apredict(i) for i in range(500)))
+            results: list[int] = await asyncio.gather(*(apredict(i) for i in range(500)))
+            return results
 
         assert sum(asyncio.run(many())) == 2 * sum(range(500))
         final = inf._shutdown_meter()
@@ -99,14 +103,14 @@ def test_thousand_calls_over_threads_and_asyncio() -> None:
 def test_generators_are_costed_until_their_last_item() -> None:
     clock = ManualClock()
     with capture(tags=FULL_TAGS, price=3600.0, clock=clock) as cap:
-        @mlcost.track_inference
-        def stream():
+        @mlcost.track_inference  # type: ignore[untyped-decorator, unused-ignore]
+        def stream() -> Iterator[int]:
             for i in range(3):
                 clock.advance(1.0)
                 yield i
 
-        @mlcost.track_inference
-        async def astream():
+        @mlcost.track_inference  # type: ignore[untyped-decorator, unused-ignore]
+        async def astream() -> AsyncIterator[int]:
             for i in range(2):
                 clock.advance(1.0)
                 yield i
@@ -121,7 +125,7 @@ def test_generators_are_costed_until_their_last_item() -> None:
     assert costs == [pytest.approx(2.0), pytest.approx(3.0)]
 
 
-def test_user_exceptions_pass_through_untouched(cap) -> None:
+def test_user_exceptions_pass_through_untouched(cap: Capture) -> None:
     err = KeyError("missing")
     with pytest.raises(KeyError) as info, mlcost.inference("p"):
         raise err
@@ -130,7 +134,7 @@ def test_user_exceptions_pass_through_untouched(cap) -> None:
     assert span.status.status_code.name == "ERROR"
 
 
-def test_async_context_manager_and_nesting_under_current_span(cap) -> None:
+def test_async_context_manager_and_nesting_under_current_span(cap: Capture) -> None:
     tracer = cap.tracer_provider.get_tracer("app")
 
     async def handler() -> None:
@@ -145,7 +149,7 @@ def test_async_context_manager_and_nesting_under_current_span(cap) -> None:
     assert span.attributes[c.TOKENS] == 7
 
 
-def test_request_cost_histogram_and_idle_metric(cap) -> None:
+def test_request_cost_histogram_and_idle_metric(cap: Capture) -> None:
     for _ in range(3):
         with mlcost.inference("p"):
             pass

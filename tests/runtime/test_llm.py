@@ -5,11 +5,11 @@ from genai_prices import Usage, calc_price
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
 
 
-def test_explicit_prices_reproduce_the_rag_example(cap) -> None:
+def test_explicit_prices_reproduce_the_rag_example(cap: Capture) -> None:
     # cost-model.md: 2,000 input tokens at $0.03/1K + 500 output at $0.06/1K = $0.09 a request
     cost = mlcost.record_llm_call(provider="openai", model="gpt-4-class", input_tokens=2000,
                                   output_tokens=500, input_usd_per_1k=0.03,
@@ -25,7 +25,7 @@ def test_explicit_prices_reproduce_the_rag_example(cap) -> None:
     assert a[c.PRICE_SOURCE] == "user"
 
 
-def test_catalog_prices_come_from_genai_prices(cap) -> None:
+def test_catalog_prices_come_from_genai_prices(cap: Capture) -> None:
     cost = mlcost.record_llm_call(provider="openai", model="gpt-4o", input_tokens=2000,
                                   output_tokens=500, cached_input_tokens=1000)
     expected = calc_price(Usage(input_tokens=2000, output_tokens=500, cache_read_tokens=1000),
@@ -36,7 +36,7 @@ def test_catalog_prices_come_from_genai_prices(cap) -> None:
     assert a[c.GEN_AI_CACHED_INPUT_TOKENS] == 1000
 
 
-def test_unknown_model_has_no_cost_but_still_a_span(cap) -> None:
+def test_unknown_model_has_no_cost_but_still_a_span(cap: Capture) -> None:
     assert mlcost.record_llm_call(provider="nobody", model="no-such-model-xyz",
                                   input_tokens=1, output_tokens=1) is None
     a = cap.span(c.KIND_LLM_CALL).attributes
@@ -49,7 +49,7 @@ def test_bad_token_counts_name_the_field() -> None:
         mlcost.record_llm_call(model="gpt-4o", input_tokens=1, output_tokens=-5)
 
 
-def test_context_manager_form_times_the_call(cap) -> None:
+def test_context_manager_form_times_the_call(cap: Capture) -> None:
     with mlcost.llm_call(provider="openai", model="gpt-4o") as call:
         call.set_usage(input_tokens=100, output_tokens=10, response_model="gpt-4o-2024-08-06")
     span = cap.span(c.KIND_LLM_CALL)

@@ -9,7 +9,7 @@ import pytest
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.runtime.clock import ManualClock
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
 
 EXP = {"experiment_id": "exp-1"}
@@ -88,7 +88,7 @@ def test_real_matmul_achieved_flops_match_an_independent_count() -> None:
             reported / span.attributes[c.FLOPS_PEAK_PER_S])
 
 
-def test_user_exception_passes_through_and_is_recorded(cap) -> None:
+def test_user_exception_passes_through_and_is_recorded(cap: Capture) -> None:
     class Boom(Exception):
         pass
 
@@ -149,8 +149,8 @@ def test_invalid_tags_and_parameters_name_the_field() -> None:
             mlcost.training_run("t", budget_usd=-1)
 
 
-def test_decorator_gives_current_run_and_keeps_signature(cap) -> None:
-    @mlcost.track_training(tags=EXP)
+def test_decorator_gives_current_run_and_keeps_signature(cap: Capture) -> None:
+    @mlcost.track_training(tags=EXP)  # type: ignore[untyped-decorator, unused-ignore]
     def train(n: int) -> int:
         run = mlcost.current_run()
         assert run is not None
@@ -164,7 +164,7 @@ def test_decorator_gives_current_run_and_keeps_signature(cap) -> None:
     assert mlcost.current_run() is None
 
 
-def test_cost_metric_counts_the_run(cap) -> None:
+def test_cost_metric_counts_the_run(cap: Capture) -> None:
     with mlcost.training_run("t", tags=EXP) as run:
         time.sleep(0.05)
         run.step()
@@ -174,7 +174,7 @@ def test_cost_metric_counts_the_run(cap) -> None:
     assert all(c.tag_attribute("experiment_id") not in p.attributes for p in points)
 
 
-def test_otel_sdk_disabled_is_a_no_op(monkeypatch) -> None:
+def test_otel_sdk_disabled_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     with capture() as cap:
         with mlcost.training_run("t") as run:
@@ -185,7 +185,8 @@ def test_otel_sdk_disabled_is_a_no_op(monkeypatch) -> None:
         assert run.summary.tokens == 5 and run.summary.cost_usd is None
 
 
-def test_step_never_raises_when_internals_break(cap, monkeypatch) -> None:
+def test_step_never_raises_when_internals_break(cap: Capture,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with mlcost.training_run("t", tags=EXP, window_steps=2) as run:
