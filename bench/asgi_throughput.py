@@ -3,9 +3,9 @@
     python bench/asgi_throughput.py            # prints a markdown table for docs/benchmarks.md
 
 Each trial starts a real uvicorn server in a subprocess on 127.0.0.1 (the same app, middleware
-on or off; with it on, spans go through mlcost's JSONL exporter into a temporary folder and
-metrics into an SDK meter provider) and drives it from this process with keep-alive
-connections for a fixed number of requests per endpoint. The load comes from a minimal
+on or off; with it on, mlcost's default set-up: spans through its JSONL exporter into a
+temporary folder, metrics into its own meter provider) and drives it from this process with
+keep-alive connections for a fixed number of requests per endpoint. The load comes from a minimal
 asyncio HTTP/1.1 client, far cheaper per request than the server, so the server is the
 bottleneck. Trials alternate off/on and the best of each is kept (the least disturbed by other
 load on the machine).
@@ -62,18 +62,11 @@ def serve(with_mlcost: bool) -> None:
             return {"item": item_id, "label": int(model(batch).argmax())}
 
     if with_mlcost:
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-        from opentelemetry.sdk.trace import TracerProvider
-
         import mlcost_sdk as mlcost
         from mlcost_sdk.integrations.asgi import MlcostMiddleware
 
-        # Providers of its own, as an application that owns its globals passes them: mlcost's
-        # default install sets the global ones, which also turns on FastAPI's own telemetry.
-        mlcost.configure(service_name="bench", tags=TAGS, price=1.0, exporters=["jsonl"],
-                         tracer_provider=TracerProvider(),
-                         meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        # The default set-up, as a new user gets it: spans to the JSONL file, metrics recorded.
+        mlcost.configure(service_name="bench", tags=TAGS, price=1.0)
         app.add_middleware(MlcostMiddleware, model="mlp")
     # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
