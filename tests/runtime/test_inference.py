@@ -167,3 +167,30 @@ def test_idle_spans_are_emitted_periodically_by_a_background_thread() -> None:
         done = threading.Event()
         done.wait(0.3)
         assert len(cap.spans(c.KIND_IDLE)) >= 2
+
+
+def test_inference_flops_from_the_2nd_formula_and_mfu_against_a_peak() -> None:
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=3.6, clock=clock, peak_flops_per_s=1e12) as cap:
+        with mlcost.inference("generate", params=1e9) as call:
+            clock.advance(0.5)
+            call.add(tokens=100)
+        with mlcost.inference("embed") as call:
+            clock.advance(1.0)
+            call.add(flops=4e11)
+        with mlcost.inference("plain"):
+            clock.advance(1.0)
+    spans = {s.name: s.attributes or {} for s in cap.spans(c.KIND_INFERENCE)}
+    gen = spans["generate"]
+    assert gen[c.FLOPS_SOURCE] == "formula_2nd"
+    assert gen[c.FLOPS_TOTAL] == pytest.approx(2 * 1e9 * 100)
+    assert gen[c.FLOPS_ACHIEVED_PER_S] == pytest.approx(2e11 / 0.5)
+    assert gen[c.MFU] == pytest.approx(0.4) and gen[c.FLOPS_PEAK_SOURCE] == "user"
+    assert spans["embed"][c.FLOPS_SOURCE] == "user"
+    assert spans["embed"][c.MFU] == pytest.approx(0.4)
+    assert c.FLOPS_TOTAL not in spans["plain"] and c.MFU not in spans["plain"]
+
+
+def test_bad_params_name_the_field() -> None:
+    with capture(tags=FULL_TAGS), pytest.raises(mlcost.InvalidParameterError, match="params"):
+        mlcost.inference("p", params=-1)

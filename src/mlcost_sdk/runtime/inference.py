@@ -24,7 +24,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
 from .. import conventions as c
-from ..errors import MlcostError
+from ..errors import InvalidParameterError, MlcostError
 from . import _instruments
 from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions, record_internal_error
@@ -312,26 +312,49 @@ def flush_metrics() -> None:
 class InferenceCall(CurrentSpanCall):
     """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
 
-    __slots__ = ("_site", "_meter", "_acc0", "_snap", "_span", "tokens", "samples",
-                 "_extra", "_active")
+    __slots__ = ("_site", "_meter", "_acc0", "_t0", "_snap", "_span", "tokens", "samples",
+                 "flops", "_extra", "_active")
 
     def __init__(self, site: _CallSite) -> None:
         self._site = site
         self.tokens = 0
         self.samples = 0
+        self.flops = 0.0
         self._extra: dict[str, Any] | None = None
         self._active = False
         self._span: trace.Span = trace.INVALID_SPAN
         self._token: Token[Context] | None = None
 
-    def add(self, tokens: int = 0, samples: int = 0) -> None:
+    def add(self, tokens: int = 0, samples: int = 0, flops: float = 0.0) -> None:
+        """Record work: tokens, samples, and FLOPs (else 2 x params x tokens when the call
+        site was given ``params``)."""
         self.tokens += tokens
         self.samples += samples
+        self.flops += flops
 
     def set_attribute(self, key: str, value: Any) -> None:
         if self._extra is None:
             self._extra = {}
         self._extra[key] = value
+
+    def _flops_attributes(self, seconds: float, hw: Hardware) -> dict[str, Any]:
+        """FLOPs, achieved FLOP/s and MFU of this request, only when its work is known."""
+        if self.flops:
+            flops, source = self.flops, "user"
+        elif self._site.params and self.tokens:
+            flops, source = 2.0 * self._site.params * self.tokens, "formula_2nd"
+        else:
+            return {}
+        attrs: dict[str, Any] = {c.FLOPS_TOTAL: flops, c.FLOPS_SOURCE: source}
+        if seconds > 0:
+            achieved = flops / seconds
+            attrs[c.FLOPS_ACHIEVED_PER_S] = achieved
+            if hw.peak_flops_per_s and hw.peak_source:
+                attrs.update({c.FLOPS_PEAK_PER_S: hw.peak_flops_per_s,
+                              c.FLOPS_PEAK_SOURCE: hw.peak_source, c.DTYPE: hw.dtype,
+                              c.MFU: achieved / hw.peak_flops_per_s,
+                              c.MFU_SUSPECT: achieved > hw.peak_flops_per_s})
+        return attrs
 
     @property
     def span(self) -> trace.Span:
@@ -347,6 +370,7 @@ class InferenceCall(CurrentSpanCall):
             self._span = tracer().start_span(self._site.name,
                                              attributes=self._site.start_attributes(m))
             self._snap = m.sampler.snapshot()
+            self._t0 = m.clock.monotonic()
             self._acc0 = m.allocator.start()
             self._active = True
         except Exception as exc:  # noqa: BLE001 - instrumentation never breaks the request
@@ -362,8 +386,8 @@ class InferenceCall(CurrentSpanCall):
             m = self._meter
             cost = m.allocator.end(self._acc0)
             span = self._span
-            attrs = m.sampler.between(self._snap, m.sampler.snapshot()).attributes(
-                hardware=False)
+            snap = m.sampler.snapshot()
+            attrs = m.sampler.between(self._snap, snap).attributes(hardware=False)
             priced = m.hw.usd_per_hour is not None
             if priced:
                 attrs[c.COST_USD] = cost
@@ -371,6 +395,8 @@ class InferenceCall(CurrentSpanCall):
                 attrs[c.TOKENS] = self.tokens
             if self.samples:
                 attrs[c.SAMPLES] = self.samples
+            if self.flops or self._site.params:
+                attrs.update(self._flops_attributes(m.clock.monotonic() - self._t0, m.hw))
             if self._extra:
                 attrs.update(self._extra)
             span.set_attributes(attrs)
@@ -396,7 +422,7 @@ class _NoopCall:
     def end(self, exc: BaseException | None = None) -> None:
         pass
 
-    def add(self, tokens: int = 0, samples: int = 0) -> None:
+    def add(self, tokens: int = 0, samples: int = 0, flops: float = 0.0) -> None:
         pass
 
     def set_attribute(self, key: str, value: Any) -> None:
@@ -424,9 +450,12 @@ class _CallSite:
     configure() changes them. Each call then only allocates an InferenceCall."""
 
     def __init__(self, name: str, model: str | None, tags: Mapping[str, str] | None,
-                 attributes: dict[str, Any] | None = None) -> None:
+                 attributes: dict[str, Any] | None = None, params: float | None = None) -> None:
+        if params is not None and not (isinstance(params, int | float) and params > 0):
+            raise InvalidParameterError("params", params, "a number > 0")
         self.name = name
         self.model = model
+        self.params = params
         self._user_tags = validate_tags(tags, f"inference({name!r}) tags")
         self._attributes = attributes
         self._settings: Settings | None = None
@@ -475,15 +504,15 @@ _MAX_CACHED_SITES = 512
 
 
 def inference(name: str = "inference", *, model: str | None = None,
-              tags: dict[str, str] | None = None,
+              tags: dict[str, str] | None = None, params: float | None = None,
               attributes: dict[str, Any] | None = None) -> InferenceCall | _NoopCall:
     """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``)."""
     try:
         key = (name, model, tuple(tags.items()) if tags else None,
-               tuple(attributes.items()) if attributes else None)
+               tuple(attributes.items()) if attributes else None, params)
         site = _sites.get(key)
         if site is None:
-            site = _CallSite(name, model, tags, attributes)
+            site = _CallSite(name, model, tags, attributes, params)
             if len(_sites) < _MAX_CACHED_SITES:
                 _sites[key] = site
         return site.call()
@@ -499,15 +528,15 @@ def track_inference(func: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def track_inference(
     func: None = None, /, *, name: str | None = None, model: str | None = None,
-    tags: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None, params: float | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def track_inference(func: Any = None, /, *, name: str | None = None, model: str | None = None,
-                    tags: dict[str, str] | None = None) -> Any:
+                    tags: dict[str, str] | None = None, params: float | None = None) -> Any:
     """Decorator for sync, async, generator and async-generator handlers. A generator's
     request lasts until its last item (streaming responses are costed to the last byte)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        site = _CallSite(name or fn.__qualname__, model, tags)
+        site = _CallSite(name or fn.__qualname__, model, tags, params=params)
 
         if inspect.isasyncgenfunction(fn):
             @functools.wraps(fn)
