@@ -58,7 +58,9 @@ class PsutilBackend:
         utilization = system = None
         if dt is not None and dt > 0:
             # CPU seconds over the CPU seconds this process may use (cgroup quota included).
-            utilization = (cpu_s - self._cpu_s) / (dt * self.hw_count)
+            # Capped at 1: the tick's wall clock and the CPU clock are read a moment apart,
+            # which can put a fully busy interval a percent or two over its allotment.
+            utilization = min(1.0, (cpu_s - self._cpu_s) / (dt * self.hw_count))
             self._since_host_s += dt
         if dt is None or self._since_host_s >= _HOST_PERIOD_S:
             host = _host_busy_and_total()
