@@ -23,10 +23,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without lightnin
                       "pip install 'mlcost-sdk[lightning]'") from exc
 
 from mlcost_sdk.runtime._safety import capture_internal_exceptions
-from mlcost_sdk.runtime.training import TrainingRun, current_run
+from mlcost_sdk.runtime.training import TrainingRun
 
-from . import distributed
-from .torch import BatchCounter, FlopCounter, StepMeter, detect_dtype
+from ._training_loop import LoopMeter
+from .torch import BatchCounter, detect_dtype
 
 __all__ = ["MlcostCallback"]
 
@@ -42,70 +42,38 @@ class MlcostCallback(pl.Callback):
     def __init__(self, name: str = "lightning", *, tokens_from: BatchCounter | None = None,
                  samples_from: Callable[..., int] | None = None, count_flops: bool = True,
                  **training_run_kwargs: Any) -> None:
-        self.name = name
-        self.tokens_from = tokens_from
-        self.samples_from = samples_from
-        self.count_flops = count_flops
-        self.training_run_kwargs = training_run_kwargs
-        self.run: TrainingRun | None = None  # the run being (or last) metered
-        self.meter: StepMeter | None = None
-        self._owned = False
-        self._hook: Any = None
+        self.loop = LoopMeter(name, tokens_from=tokens_from, samples_from=samples_from,
+                              count_flops=count_flops, training_run_kwargs=training_run_kwargs)
         self._global_step = 0
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        run = current_run()
-        self._owned = run is None
-        if run is None:
-            run_kwargs = dict(self.training_run_kwargs)
-            if trainer.max_steps > 0 and "total_tokens" not in run_kwargs:
-                run_kwargs.setdefault("total_steps", trainer.max_steps)
-            run = distributed.training_run(self.name, **run_kwargs)
-            self._set_dtype(run, trainer, pl_module)
-            run.__enter__()
-        else:
-            self._set_dtype(run, trainer, pl_module)
-        self.run = run
-        self._global_step = trainer.global_step
-        with capture_internal_exceptions("lightning.train_start"):
-            self.meter = StepMeter(pl_module, run=run, tokens_from=self.tokens_from,
-                                   samples_from=self.samples_from,
-                                   flop_counter=FlopCounter(pl_module) if self.count_flops
-                                   else None)
-            self._hook = pl_module.register_forward_pre_hook(
-                self.meter.forward_hook(batches=False), with_kwargs=True)
+    @property
+    def run(self) -> TrainingRun | None:
+        """The run being (or last) metered."""
+        return self.loop.run
 
-    @staticmethod
-    def _set_dtype(run: TrainingRun, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        run = self.loop.begin(trainer.max_steps)
         with capture_internal_exceptions("lightning.dtype"):
             dtype = _PRECISION_DTYPES.get(str(trainer.precision)) or detect_dtype(pl_module)
             if dtype is not None:
                 run.set_dtype(dtype)
+        self._global_step = trainer.global_step
+        self.loop.attach(pl_module, batches=False)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                              batch: Any, batch_idx: int) -> None:
-        if self.meter is not None:
-            self.meter.batch(batch)
+        if self.loop.meter is not None:
+            self.loop.meter.batch(batch)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.meter is not None and trainer.global_step > self._global_step:
+        if self.loop.meter is not None and trainer.global_step > self._global_step:
             self._global_step = trainer.global_step
-            self.meter.step()
+            self.loop.meter.step()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._finish(None)
+        self.loop.finish(None)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                      exception: BaseException) -> None:
-        self._finish(exception)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
-        self.meter = None
-        if self._owned and self.run is not None:
-            self._owned = False
-            self.run.__exit__(type(exc) if exc is not None else None, exc,
-                              exc.__traceback__ if exc is not None else None)
+        self.loop.finish(exception)

@@ -24,11 +24,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without transfor
 
 from torch import nn
 
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
-from mlcost_sdk.runtime.training import TrainingRun, current_run
+from mlcost_sdk.runtime.training import TrainingRun
 
-from . import distributed
-from .torch import BatchCounter, FlopCounter, StepMeter, token_positions
+from ._training_loop import LoopMeter
+from .torch import BatchCounter, token_positions
 
 __all__ = ["MlcostCallback"]
 
@@ -54,58 +53,31 @@ class MlcostCallback(TrainerCallback):
     def __init__(self, name: str = "hf-trainer", *, tokens_from: BatchCounter | None = None,
                  samples_from: Callable[..., int] | None = None, count_flops: bool = True,
                  **training_run_kwargs: Any) -> None:
-        self.name = name
-        self.tokens_from = tokens_from
-        self.samples_from = samples_from
-        self.count_flops = count_flops
-        self.training_run_kwargs = training_run_kwargs
-        self.run: TrainingRun | None = None  # the run being (or last) metered
-        self.meter: StepMeter | None = None
-        self._owned = False
-        self._hook: Any = None
+        self.loop = LoopMeter(name, tokens_from=tokens_from, samples_from=samples_from,
+                              count_flops=count_flops, training_run_kwargs=training_run_kwargs)
+
+    @property
+    def run(self) -> TrainingRun | None:
+        """The run being (or last) metered."""
+        return self.loop.run
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState,
                        control: TrainerControl, model: nn.Module | None = None,
                        **kwargs: Any) -> None:
-        self._end_unfinished()
-        run = current_run()
-        self._owned = run is None
-        if run is None:
-            run_kwargs = dict(self.training_run_kwargs)
-            if state.max_steps > 0 and "total_tokens" not in run_kwargs:
-                run_kwargs.setdefault("total_steps", state.max_steps)
-            run = distributed.training_run(self.name, **run_kwargs).__enter__()
-        self.run = run
-        if model is None:
-            return
-        with capture_internal_exceptions("transformers.train_begin"):
-            flops = FlopCounter(model, fallback=_trainer_formula(model),
-                                fallback_source="formula_6nd") if self.count_flops else None
-            self.meter = StepMeter(model, run=run, tokens_from=self.tokens_from,
-                                   samples_from=self.samples_from, flop_counter=flops)
-            self._hook = model.register_forward_pre_hook(
-                self.meter.forward_hook(batches=True), with_kwargs=True)
+        if self.loop.owned:
+            # The previous train() raised (no on_train_end came): end its run as failed, so it
+            # neither swallows this one nor holds the sampler.
+            self.loop.finish(RuntimeError("Trainer.train() raised before on_train_end"))
+        self.loop.begin(state.max_steps)
+        if model is not None:
+            self.loop.attach(model, batches=True, fallback=_trainer_formula(model),
+                             fallback_source="formula_6nd")
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState,
                     control: TrainerControl, **kwargs: Any) -> None:
-        if self.meter is not None:
-            self.meter.step()
+        if self.loop.meter is not None:
+            self.loop.meter.step()
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState,
                      control: TrainerControl, **kwargs: Any) -> None:
-        self._finish(None)
-
-    def _end_unfinished(self) -> None:
-        """The previous ``train()`` raised (no on_train_end came): end its run as failed, so it
-        neither swallows this one nor holds the sampler."""
-        if self._owned:
-            self._finish(RuntimeError("Trainer.train() raised before on_train_end"))
-
-    def _finish(self, exc: BaseException | None) -> None:
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
-        self.meter = None
-        if self._owned and self.run is not None:
-            self._owned = False
-            self.run.__exit__(type(exc) if exc is not None else None, exc, None)
+        self.loop.finish(None)
