@@ -241,6 +241,20 @@ def test_real_training_run_and_served_requests(phoenix: Phoenix, tmp_path: Path,
         assert request["attributes"][c.COST_USD] > 0
         assert request["attributes"][c.tag_attribute("team")] == "search"
 
+    # `mlcost report` reads the Phoenix server as it reads the file: the same roll-up.
+    def report(source: str) -> dict[str, Any]:
+        out = subprocess.run([sys.executable, "-m", "mlcost_sdk", "report", source,
+                              "--project", project, "--by", "team,model", "--json"],
+                             capture_output=True, text=True, timeout=120, check=True)
+        parsed: dict[str, Any] = json.loads(out.stdout)
+        return parsed
+
+    from_phoenix, from_file = report(phoenix.url)["rows"], report(str(jsonl))["rows"]
+    total_phoenix, total_file = from_phoenix[0], from_file[0]  # level 0: the total
+    assert total_phoenix["cost_usd"] == pytest.approx(total_file["cost_usd"], rel=1e-9)
+    assert total_phoenix["requests"] == total_file["requests"] == 3
+    assert [r["group"] for r in from_phoenix] == [r["group"] for r in from_file]
+
 
 def test_serving_process_exports_its_idle_span_at_exit(phoenix: Phoenix, tmp_path: Path) -> None:
     project, jsonl = new_project(), tmp_path / "spans.jsonl"
