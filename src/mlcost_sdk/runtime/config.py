@@ -53,6 +53,10 @@ _owned_providers: list[Any] = []  # SDK providers mlcost installed (flushed at s
 _listeners: list[Callable[[Settings], None]] = []
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _env_bool(name: str) -> bool | None:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -148,18 +152,18 @@ def configure(
                 raise InvalidParameterError("warmup_steps", warmup_steps, "an integer >= 0")
             changes["warmup_steps"] = warmup_steps
         if sample_interval_s is not None:
-            if not 0.001 <= sample_interval_s <= 3600:
+            if not _is_number(sample_interval_s) or not 0.001 <= sample_interval_s <= 3600:
                 raise InvalidParameterError("sample_interval_s", sample_interval_s,
                                             "between 0.001 and 3600 seconds")
             changes["sample_interval_s"] = float(sample_interval_s)
         if idle_flush_s is not None:
-            if not idle_flush_s > 0:
+            if not _is_number(idle_flush_s) or not idle_flush_s > 0:
                 raise InvalidParameterError("idle_flush_s", idle_flush_s, "> 0 seconds")
             changes["idle_flush_s"] = float(idle_flush_s)
         if console_summary is not None:
             changes["console_summary"] = bool(console_summary)
         if peak_flops_per_s is not None:
-            if not peak_flops_per_s > 0:
+            if not _is_number(peak_flops_per_s) or not peak_flops_per_s > 0:
                 raise InvalidParameterError("peak_flops_per_s", peak_flops_per_s, "> 0")
             changes["peak_flops_per_s"] = float(peak_flops_per_s)
         if dtype is not None:
@@ -169,9 +173,10 @@ def configure(
         if clock is not None:
             changes["clock"] = clock
         new = replace(base, **changes)
+        if not new.disabled:  # first: a bad exporter must leave the settings as they were
+            _setup_providers(new, exporters, tracer_provider, meter_provider)
         _settings = new
         if not new.disabled:
-            _setup_providers(new, exporters, tracer_provider, meter_provider)
             # Exit handlers run last-registered first: ours must run before the providers'
             # own shutdown, or the final idle span would be dropped.
             atexit.unregister(_at_exit)

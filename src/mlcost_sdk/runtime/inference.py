@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import Token
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
@@ -120,8 +121,8 @@ class _Meter:
         self.clock = s.clock
         self.sampler = get_sampler()
         self.sampler.set_interval(s.sample_interval_s)
+        self.hw: Hardware = resolve(s, self.sampler)  # before acquire(): it may raise
         self.sampler.acquire()
-        self.hw: Hardware = resolve(s, self.sampler)
         self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
         self.hw_attrs = self.hw.attributes(flops=False)
         self.models: set[str] = set()
@@ -210,7 +211,10 @@ def _get_meter() -> _Meter:
 
 def _on_configure(s: Settings) -> None:
     m = _meter
-    if m is not None and s.price is not None:
+    if m is None:
+        return
+    m.settings = s  # idle spans carry the new tags (the clock stays the meter's own)
+    if s.price is not None:
         with capture_internal_exceptions("inference.reprice"):
             m.hw = resolve(s, m.sampler)
             m.hw_attrs = m.hw.attributes(flops=False)
@@ -364,6 +368,8 @@ class InferenceCall(CurrentSpanCall):
     def start(self) -> InferenceCall:
         """Start paying for the request without making its span current: for requests that end
         somewhere else than they began (an ASGI response's last byte, a WSGI body's close())."""
+        if self._active:
+            return self  # a second start would leave a phantom request in flight for good
         try:  # not capture_internal_exceptions(): a generator context manager costs ~1 us here
             m = _get_meter()
             self._meter = m
@@ -510,10 +516,13 @@ def inference(name: str = "inference", *, model: str | None = None,
     try:
         key = (name, model, tuple(tags.items()) if tags else None,
                tuple(attributes.items()) if attributes else None, params)
-        site = _sites.get(key)
+        try:
+            site, cacheable = _sites.get(key), True
+        except TypeError:  # an unhashable value, e.g. a list attribute: valid, just not cached
+            site, cacheable = None, False
         if site is None:
             site = _CallSite(name, model, tags, attributes, params)
-            if len(_sites) < _MAX_CACHED_SITES:
+            if cacheable and len(_sites) < _MAX_CACHED_SITES:
                 _sites[key] = site
         return site.call()
     except MlcostError:
@@ -521,6 +530,20 @@ def inference(name: str = "inference", *, model: str | None = None,
     except Exception as exc:  # noqa: BLE001
         record_internal_error("inference.callsite", exc)
         return _NOOP
+
+
+@contextmanager
+def _paying(call: InferenceCall | _NoopCall) -> Iterator[None]:
+    """A generator's request, without making its span current: a context attached inside a
+    generator would stay attached in the caller's code between items, and its detach would
+    undo whatever the caller attached meanwhile."""
+    call.start()
+    try:
+        yield
+    except BaseException as exc:
+        call.end(exc)
+        raise
+    call.end()
 
 
 @overload
@@ -533,7 +556,8 @@ def track_inference(
 def track_inference(func: Any = None, /, *, name: str | None = None, model: str | None = None,
                     tags: dict[str, str] | None = None, params: float | None = None) -> Any:
     """Decorator for sync, async, generator and async-generator handlers. A generator's
-    request lasts until its last item (streaming responses are costed to the last byte)."""
+    request lasts until its last item (streaming responses are costed to the last byte); its
+    span is not made current, as the generator's code runs interleaved with its caller's."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         site = _CallSite(name or fn.__qualname__, model, tags, params=params)
@@ -541,7 +565,7 @@ def track_inference(func: Any = None, /, *, name: str | None = None, model: str 
         if inspect.isasyncgenfunction(fn):
             @functools.wraps(fn)
             async def agen_wrapper(*args: Any, **kw: Any) -> AsyncIterator[Any]:
-                async with site.call():
+                with _paying(site.call()):
                     async for item in fn(*args, **kw):
                         yield item
             return agen_wrapper
@@ -554,7 +578,7 @@ def track_inference(func: Any = None, /, *, name: str | None = None, model: str 
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def gen_wrapper(*args: Any, **kw: Any) -> Generator[Any, Any, Any]:
-                with site.call():
+                with _paying(site.call()):
                     result = yield from fn(*args, **kw)
                 return result
             return gen_wrapper

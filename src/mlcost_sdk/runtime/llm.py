@@ -24,6 +24,12 @@ def _check_tokens(**counts: int) -> None:
             raise InvalidParameterError(name, value, "an integer >= 0")
 
 
+def _check_prices(input_usd_per_1k: float | None, output_usd_per_1k: float | None) -> None:
+    if (input_usd_per_1k is None) != (output_usd_per_1k is None):
+        raise InvalidParameterError("input_usd_per_1k/output_usd_per_1k",
+                                    (input_usd_per_1k, output_usd_per_1k), "both given")
+
+
 def price_tokens(
     *, provider: str | None, model: str, input_tokens: int, output_tokens: int,
     cached_input_tokens: int = 0, input_usd_per_1k: float | None = None,
@@ -34,10 +40,8 @@ def price_tokens(
     Cached input tokens are part of ``input_tokens`` (as providers report them) and are
     charged at the cached price when one is known.
     """
-    if input_usd_per_1k is not None or output_usd_per_1k is not None:
-        if input_usd_per_1k is None or output_usd_per_1k is None:
-            raise InvalidParameterError("input_usd_per_1k/output_usd_per_1k",
-                                        (input_usd_per_1k, output_usd_per_1k), "both given")
+    _check_prices(input_usd_per_1k, output_usd_per_1k)
+    if input_usd_per_1k is not None and output_usd_per_1k is not None:
         cached = input_usd_per_1k if cached_input_usd_per_1k is None else cached_input_usd_per_1k
         in_cost = ((input_tokens - cached_input_tokens) * input_usd_per_1k
                    + cached_input_tokens * cached) / 1000.0
@@ -61,12 +65,16 @@ class LlmCall(CurrentSpanCall):
         s = settings()
         self._disabled = s.disabled
         self._tags = {**s.tags, **validate_tags(tags, "llm call tags")}
-        enforce_required(self._tags, s.required_tags, s.on_missing_tags, f"llm call {model!r}")
+        if not s.disabled:
+            enforce_required(self._tags, s.required_tags, s.on_missing_tags,
+                             f"llm call {model!r}")
+        _check_prices(input_usd_per_1k, output_usd_per_1k)  # here, not swallowed in end()
         self.provider, self.model, self.operation = provider, model, operation
         self._prices = (input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
         self.input_tokens = self.output_tokens = self.cached_input_tokens = 0
         self.response_model: str | None = None
         self._usage_known = False
+        self.cost_usd: float | None = None  # known once the call has ended
         self._span: Any = None
         self._ended = False
         self._token: Token[Context] | None = None
@@ -117,7 +125,6 @@ class LlmCall(CurrentSpanCall):
         if self.response_model:
             attrs[c.GEN_AI_RESPONSE_MODEL] = self.response_model
         priced = self._price() if self._usage_known else None
-        self.cost_usd: float | None = None
         if priced is not None:
             in_usd, out_usd, source = priced
             self.cost_usd = in_usd + out_usd

@@ -29,7 +29,8 @@ class Price:
                               f"instance; got {given or 'none'}")
         for name in ("usd_per_hour", "usd_per_device_hour"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value >= 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not value >= 0):
                 raise InvalidParameterError(f"Price.{name}", value, "a number >= 0")
 
     def resolve(self, hw_kind: str, hw_count: float) -> tuple[float, str]:

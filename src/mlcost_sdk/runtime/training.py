@@ -259,9 +259,9 @@ class TrainingRun:
         self._clock = s.clock
         self._sampler = get_sampler()
         self._sampler.set_interval(s.sample_interval_s)
-        self._sampler.acquire()
         self._hw = resolve(s, self._sampler, dtype=self._dtype or self._detected_dtype,
                            peak_override=self._peak_override, price=self._price)
+        self._sampler.acquire()  # after resolve(), which may raise: _end() would not release
         inst = _instruments.get()
         if inst is not None:
             inst.register_hw(self._sampler)
@@ -413,13 +413,16 @@ class TrainingRun:
         status = BudgetStatus(self._budget_usd, spent, projected, True)
         if self._on_budget == "raise":
             return status
-        if self._on_budget == "warn":
-            proj = f", projected ${projected:,.4f}" if projected is not None else ""
-            warnings.warn(f"mlcost: run {self.name!r} crossed its budget "
-                          f"${self._budget_usd:,.4f}: spent ${spent:,.4f}{proj}",
-                          BudgetWarning, stacklevel=4)
-        elif callable(self._on_budget):
-            self._on_budget(status)
+        # A raising callback (or warnings turned into errors) must neither cost the run its
+        # final figures nor skip the slow path's rescheduling.
+        with capture_internal_exceptions("training_run.on_budget"):
+            if self._on_budget == "warn":
+                proj = f", projected ${projected:,.4f}" if projected is not None else ""
+                warnings.warn(f"mlcost: run {self.name!r} crossed its budget "
+                              f"${self._budget_usd:,.4f}: spent ${spent:,.4f}{proj}",
+                              BudgetWarning, stacklevel=4)
+            elif callable(self._on_budget):
+                self._on_budget(status)
         return None
 
     def _project(self, now: float, spent: float) -> float | None:
