@@ -197,3 +197,27 @@ def test_step_never_raises_when_internals_break(cap: Capture,
 
     assert internal_error_count() > 0
     assert run.summary.steps == 10
+
+
+def test_a_stepless_tail_gets_its_own_window_so_windows_add_up() -> None:
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=3.6, clock=clock) as cap:
+        with mlcost.training_run("t", tags=EXP, window_steps=2) as run:
+            for _ in range(4):
+                clock.advance(1.0)
+                run.step()
+            clock.advance(5.0)  # evaluation after the last step
+    windows = cap.spans(c.KIND_TRAINING_WINDOW)
+    assert [(w.attributes or {})[c.STEPS] for w in windows] == [2, 2, 0]
+    run_cost = (cap.span(c.KIND_TRAINING_RUN).attributes or {})[c.COST_USD]
+    assert math.fsum((w.attributes or {})[c.COST_USD] for w in windows) == \
+        pytest.approx(run_cost)
+
+
+def test_the_cost_counter_grows_while_a_run_is_still_going(cap: Capture) -> None:
+    with mlcost.training_run("t", tags=EXP) as run:
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            run.step()
+        live = sum(p.value for p in cap.metric_points(c.METRIC_COST))
+        assert live > 0

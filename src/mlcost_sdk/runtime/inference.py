@@ -267,15 +267,14 @@ class _MetricQueue:
     batches by the meter's thread: two SDK metric calls per request would cost more than the
     span itself. deque.append/popleft are atomic, so requests never take a lock here."""
 
-    _MAX_PENDING = 8192  # past this the request thread drains inline: memory stays bounded
-
-    def __init__(self, attributes: dict[str, str]) -> None:
+    def __init__(self, attributes: dict[str, str], max_pending: int = 8192) -> None:
         self.attributes = attributes
         self.costs: deque[float] = deque()
+        self.max_pending = max_pending  # past this the request thread drains inline
 
     def add(self, cost: float) -> None:
         self.costs.append(cost)
-        if len(self.costs) > self._MAX_PENDING:
+        if len(self.costs) > self.max_pending:
             self.drain()
 
     def drain(self) -> None:
@@ -298,10 +297,15 @@ _queues: dict[tuple[tuple[str, str], ...], _MetricQueue] = {}
 _queues_lock = threading.Lock()
 
 
+_MAX_QUEUES = 1024  # metric attributes are low-cardinality by design; past this, no batching
+
+
 def _metric_queue(attributes: dict[str, str]) -> _MetricQueue:
     key = tuple(sorted(attributes.items()))
     q = _queues.get(key)
     if q is None:
+        if len(_queues) >= _MAX_QUEUES:
+            return _MetricQueue(attributes, max_pending=0)  # unregistered: drains on every add
         with _queues_lock:
             q = _queues.setdefault(key, _MetricQueue(attributes))
     return q
@@ -388,13 +392,14 @@ class InferenceCall(CurrentSpanCall):
         if not self._active:
             return
         self._active = False
+        m, span = self._meter, self._span
         try:
-            m = self._meter
-            cost = m.allocator.end(self._acc0)
-            span = self._span
-            snap = m.sampler.snapshot()
-            attrs = m.sampler.between(self._snap, snap).attributes(hardware=False)
+            cost = m.allocator.end(self._acc0)  # first: the allocator must never keep a ghost
             priced = m.hw.usd_per_hour is not None
+            if priced:
+                self._site.metrics.add(cost)
+            attrs = m.sampler.between(self._snap, m.sampler.snapshot()).attributes(
+                hardware=False)
             if priced:
                 attrs[c.COST_USD] = cost
             if self.tokens:
@@ -409,11 +414,13 @@ class InferenceCall(CurrentSpanCall):
             if exc is not None and not isinstance(exc, GeneratorExit):
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            span.end()
-            if priced:
-                self._site.metrics.add(cost)
         except Exception as error:  # noqa: BLE001
             record_internal_error("inference.end", error)
+        finally:
+            try:
+                span.end()  # whatever failed above, the span is never left open
+            except Exception as error:  # noqa: BLE001
+                record_internal_error("inference.end_span", error)
 
 
 class _NoopCall:

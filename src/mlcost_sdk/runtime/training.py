@@ -302,6 +302,8 @@ class TrainingRun:
                 self._warm = self._counts(now)
             if self._windowed and self._window_due(now):
                 self._close_window(now)
+            else:
+                self._add_cost_metric(now)  # a long run's cost shows on dashboards as it runs
             if self._budget_usd is not None:
                 raise_now = self._check_budget(now)
             self._schedule(now)
@@ -446,7 +448,10 @@ class TrainingRun:
         self._slow_at = 1 << 62
         now = self._clock.monotonic()
         try:
-            if self._windowed and self._steps > self._win.steps:
+            # The last window: its steps, or a stepless tail (evaluation, saving) worth a span,
+            # so the windows add up to the run.
+            if self._windowed and (self._steps > self._win.steps
+                                   or now - self._win.t >= _SLOW_PATH_EVERY_S):
                 self._close_window(now)
             stats = self._tracker.close()
             if self._window_tracker is not None:
