@@ -114,6 +114,12 @@ class LlmCall(CurrentSpanCall):
         return priced
 
     def _finish(self, exc: BaseException | None = None, end_time_ns: int | None = None) -> None:
+        try:
+            self._set_outcome(exc)
+        finally:  # whatever pricing did, the span is never left open
+            self._span.end(end_time=end_time_ns)
+
+    def _set_outcome(self, exc: BaseException | None) -> None:
         span = self._span
         attrs: dict[str, Any] = {}
         if self._usage_known:  # never price a call whose usage nobody reported as free
@@ -140,7 +146,6 @@ class LlmCall(CurrentSpanCall):
         if exc is not None:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-        span.end(end_time=end_time_ns)
 
     @property
     def span(self) -> trace.Span:
