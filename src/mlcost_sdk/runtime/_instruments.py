@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from opentelemetry import metrics
@@ -23,12 +24,14 @@ class Instruments:
             explicit_bucket_boundaries_advisory=REQUEST_COST_BUCKETS_USD)
         self.meter = meter
         self.hw_registered = False
+        self._hw_lock = threading.Lock()
 
     def register_hw(self, sampler: Any) -> None:
         """hw.* observable instruments, once a sampler is running (GPU hosts only)."""
-        if self.hw_registered:
-            return
-        self.hw_registered = True
+        with self._hw_lock:
+            if self.hw_registered:
+                return
+            self.hw_registered = True
         with capture_internal_exceptions("register_hw_metrics"):
             from ..sampling.metrics import register_hw_metrics
 
