@@ -103,6 +103,10 @@ def test_a_streamed_body_is_costed_until_the_server_closes_it(cap: Capture) -> N
     app.wsgi_app = MlcostWSGIMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     with serve(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/generate").text == "token0 token1 token2 token3 "
+        # The client has the last byte before the server thread calls close(): wait for it.
+        deadline = time.monotonic() + 5
+        while not cap.spans(c.KIND_INFERENCE) and time.monotonic() < deadline:
+            time.sleep(0.01)
     span = cap.span(c.KIND_INFERENCE)
     assert span.end_time >= marks["last_chunk"]
     assert span.end_time - span.start_time >= 4 * 0.02 * 1e9 * 0.9
