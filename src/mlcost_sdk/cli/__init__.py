@@ -12,6 +12,7 @@ import importlib
 import sys
 from typing import NoReturn
 
+from .._version import __version__
 from ..errors import MlcostError
 
 # module names in this package, in help order
@@ -29,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlcost", description="What ML training, inference and LLM calls cost.")
+    parser.add_argument("--version", action="version", version=f"mlcost-sdk {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
