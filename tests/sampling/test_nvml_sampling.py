@@ -221,3 +221,36 @@ def test_fork_child_initialises_nvml_again(new_sampler: NewSampler) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert nvml.init_calls == 1  # the parent's NVML session is untouched
     wait_for(lambda: len(s.latest()) == 1)
+
+
+def test_between_snapshots_gives_max_p95_and_peak_memory_from_recent_ticks(
+        new_sampler: NewSampler) -> None:
+    cycle = itertools.cycle([20, 80])
+    memory = itertools.cycle([3 * 2**30, 5 * 2**30])
+    gpu = FakeGpu(UUID_A, utilization_pct=lambda: next(cycle), memory_used=lambda: next(memory))
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01)
+    s.acquire()
+    wait_ticks(s, 1)
+    a = s.snapshot()
+    wait_ticks(s, 20)
+    stats = s.between(a, s.snapshot())
+    assert stats.samples >= 20
+    assert stats.utilization_mean == pytest.approx(0.5, abs=0.05)
+    assert stats.utilization_max == 0.8 and stats.utilization_p95 == 0.8
+    assert stats.memory_peak_bytes == 5 * 2**30
+    # shorter than a tick: the current reading's means only, no extremes
+    now = s.snapshot()
+    short = s.between(now, now)
+    assert short.samples == 0 and short.utilization_max is None
+
+
+def test_between_gives_no_extremes_once_its_ticks_left_the_recent_ring(
+        new_sampler: NewSampler) -> None:
+    from mlcost_sdk.sampling import sampler as sampler_module
+
+    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A)]), interval=0.001)
+    s.acquire()
+    a = s.snapshot()
+    wait_ticks(s, sampler_module._RECENT_TICKS + 5, timeout=30)
+    stats = s.between(a, s.snapshot())
+    assert stats.utilization_mean is not None and stats.utilization_max is None

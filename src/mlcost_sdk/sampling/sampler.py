@@ -41,6 +41,9 @@ DEFAULT_INTERVAL_S = 0.1
 _MIN_INTERVAL_S, _MAX_INTERVAL_S = 0.001, 3600.0
 _JOIN_TIMEOUT_S = 1.0
 _STALE_AFTER_INTERVALS = 3  # an older reading no longer stands for "now"
+# The last readings, kept so between() can give a span its max, p95 and peak memory without
+# registering it: a fixed ring (about 100 s at 10 Hz), so memory stays constant.
+_RECENT_TICKS = 1024
 
 
 class _Unmeasured:
@@ -117,6 +120,7 @@ class Sampler:
         self._resume_in_child = False
         self._trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
         self._totals = Totals()
+        self._recent: list[Reading | None] = [None] * _RECENT_TICKS  # by tick number
         self.error_log = ErrorLog()
         self._clock = time.monotonic
         this = weakref.ref(self)
@@ -222,8 +226,24 @@ class Sampler:
         return Snapshot(self._clock(), self._totals)
 
     def between(self, a: Snapshot, b: Snapshot) -> IntervalStats:
-        """Mean utilizations and energy between two snapshots (no max/p95/peak memory)."""
-        return interval_stats(self._hardware(), a, b, None, self._stale_after_s())
+        """Statistics between two snapshots: means and energy from the totals; max, p95 and
+        peak memory from the ticks inside, while they are still among the recent readings (a
+        span shorter than a tick gets means only, from the reading current at its end)."""
+        return interval_stats(self._hardware(), a, b, self._recent_extremes(a, b),
+                              self._stale_after_s())
+
+    def _recent_extremes(self, a: Snapshot, b: Snapshot) -> Extremes | None:
+        first, last = a.totals.ticks + 1, b.totals.ticks
+        if last < first or self._totals.ticks - first >= _RECENT_TICKS - 1:
+            return None
+        recent = self._recent
+        extremes = Extremes()
+        for tick in range(first, last + 1):
+            reading = recent[tick % _RECENT_TICKS]
+            if reading is not None:
+                extremes.add(reading)
+        # the ring may have wrapped while we read (a stall of ~100 s): then trust nothing
+        return extremes if self._totals.ticks - first < _RECENT_TICKS - 1 else None
 
     def track(self) -> Tracker:
         """Start a streaming aggregate (max, p95, peak memory too); ``close()`` it when done."""
@@ -314,6 +334,7 @@ class Sampler:
             if self._run is not run:  # stopped while reading (or the join timed out)
                 return
             self._totals = self._totals.add(reading, now, dt)
+            self._recent[self._totals.ticks % _RECENT_TICKS] = reading
             for tracker in self._trackers:
                 tracker.extremes.add(reading)
 
