@@ -115,8 +115,9 @@ def test_host_cpu_utilization(new_sampler: NewSampler, monkeypatch: pytest.Monke
     burn(0.2)
     stats = s.between(a, s.snapshot())
     assert stats.system_utilization_mean is not None
-    # at least the CPU this process burned: one of the host CPUs, whenever it ran
-    assert 0.9 / psutil.cpu_count() <= stats.system_utilization_mean <= 1.0
+    # at least most of the CPU this process burned: one of the host CPUs while it ran (the
+    # ticks at either edge of the interval straddle the burn, so allow for dilution there)
+    assert 0.6 / psutil.cpu_count() <= stats.system_utilization_mean <= 1.0
     assert stats.attributes()[c.UTILIZATION_SYSTEM_MEAN] == stats.system_utilization_mean
 
 
