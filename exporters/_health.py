@@ -27,7 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from mlcost_sdk.errors import InvalidParameterError
+from mlcost_sdk import _validate as v
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -98,12 +98,9 @@ class CountingBatchSpanProcessor(SpanProcessor):
                  schedule_delay_millis: float | None = None,
                  max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE,
                  shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
-        for name, value in (("max_queue_size", max_queue_size),
-                            ("max_export_batch_size", max_export_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(name, value, "an integer >= 1")
-        if not shutdown_timeout_s >= 0:
-            raise InvalidParameterError("shutdown_timeout_s", shutdown_timeout_s, ">= 0 seconds")
+        max_queue_size = v.count("max_queue_size", max_queue_size)
+        max_export_batch_size = v.count("max_export_batch_size", max_export_batch_size)
+        v.non_negative("shutdown_timeout_s", shutdown_timeout_s)
         self.exporter = exporter
         self.max_queue_size = max_queue_size
         self._shutdown_timeout_s = shutdown_timeout_s

@@ -30,7 +30,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from mlcost_sdk.errors import InvalidParameterError
+from mlcost_sdk import _validate as v
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -114,11 +114,8 @@ class JsonlSpanExporter(SpanExporter):
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
                  max_bytes: int = DEFAULT_MAX_BYTES,
                  backup_count: int = DEFAULT_BACKUP_COUNT) -> None:
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
-            raise InvalidParameterError("max_bytes", max_bytes, "an integer > 0")
-        if isinstance(backup_count, bool) or not isinstance(backup_count, int) \
-                or backup_count < 0:
-            raise InvalidParameterError("backup_count", backup_count, "an integer >= 0")
+        max_bytes = v.count("max_bytes", max_bytes)
+        backup_count = v.count("backup_count", backup_count, minimum=0)
         raw = path if path is not None else os.environ.get(PATH_ENV) or DEFAULT_PATH
         self.path = Path(raw).absolute()  # immune to a later chdir
         self.max_bytes = max_bytes

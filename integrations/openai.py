@@ -31,7 +31,7 @@ from opentelemetry import trace
 
 from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_internal_error
-from mlcost_sdk.runtime.llm import LlmCall
+from mlcost_sdk.runtime.llm import LlmCall, check_prices
 from mlcost_sdk.runtime.tags import validate_tags
 
 __all__ = ["instrument", "uninstrument"]
@@ -69,13 +69,7 @@ def instrument(client: Client, *, provider: str = "openai", tags: Mapping[str, s
                                     "an openai.OpenAI or openai.AsyncOpenAI instance")
     prices = {"input_usd_per_1k": input_usd_per_1k, "output_usd_per_1k": output_usd_per_1k,
               "cached_input_usd_per_1k": cached_input_usd_per_1k}
-    for name, value in prices.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                  or not value >= 0):
-            raise InvalidParameterError(name, value, "a number >= 0")
-    if (input_usd_per_1k is None) != (output_usd_per_1k is None):
-        raise InvalidParameterError("input_usd_per_1k/output_usd_per_1k",
-                                    (input_usd_per_1k, output_usd_per_1k), "both given or neither")
+    check_prices(input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
     opts = _Options(provider, validate_tags(tags, "instrument(tags)"), prices,
                     inject_stream_usage)
     wrap = _async_create if isinstance(client, openai.AsyncOpenAI) else _sync_create

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _validate as v
 from .. import costmodel as cm
 from ..catalog import all_accelerators, lookup_accelerator, require_instance
-from ..costmodel import _validate as v
 from ..errors import InvalidParameterError
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .. import _validate as v
 from ..errors import InvalidParameterError
-from . import _validate as v
 
 BYTES_PER_GB = 1e9  # storage and transfer are billed in decimal GB
 OBJECT_STORAGE_USD_PER_GB_MONTH = 0.023

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import _validate as v
+from .. import _validate as v
 from ._units import MONTH_HOURS, SECONDS_PER_HOUR
 
 SERVING_UTILIZATION_TARGET = 0.7  # "> 70% average for serving"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import _validate as v
 from ..catalog.tokens import llm_cost
 from ..errors import InvalidParameterError
-from . import _validate as v
 
 LLM_MONTH_DAYS = 30.0
 _PER_1K = 1000.0

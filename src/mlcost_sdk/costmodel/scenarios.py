@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import _validate as v
 from ..errors import InvalidParameterError
-from . import _validate as v
 
 
 class Estimate(Protocol):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from . import _validate as v
+from .. import _validate as v
 from ._units import MONTHS_PER_YEAR, WEEKS_PER_YEAR
 
 WORK_HOURS_PER_WEEK = 40

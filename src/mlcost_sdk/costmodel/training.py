@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import _validate as v
 from ..errors import InvalidParameterError
-from . import _validate as v
 from ._units import SECONDS_PER_HOUR
 
 FLOPS_PER_PARAM_TOKEN = 6

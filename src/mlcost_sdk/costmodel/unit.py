@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import _validate as v
+from .. import _validate as v
 
 
 def cost_per_prediction(monthly_cost_usd: float, monthly_predictions: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from opentelemetry import metrics, trace
 
+from .. import _validate as v
 from ..errors import ConfigError, InvalidParameterError
 from .clock import Clock, SystemClock
 from .price import Price
@@ -52,9 +53,6 @@ _meter: metrics.Meter | None = None
 _owned_providers: list[Any] = []  # SDK providers mlcost installed (flushed at shutdown)
 _listeners: list[Callable[[Settings], None]] = []
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _env_bool(name: str) -> bool | None:
@@ -147,25 +145,16 @@ def configure(
         if price is not None:
             changes["price"] = price if isinstance(price, Price) else Price(usd_per_hour=price)
         if warmup_steps is not None:
-            if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) \
-                    or warmup_steps < 0:
-                raise InvalidParameterError("warmup_steps", warmup_steps, "an integer >= 0")
-            changes["warmup_steps"] = warmup_steps
+            changes["warmup_steps"] = v.count("warmup_steps", warmup_steps, minimum=0)
         if sample_interval_s is not None:
-            if not _is_number(sample_interval_s) or not 0.001 <= sample_interval_s <= 3600:
-                raise InvalidParameterError("sample_interval_s", sample_interval_s,
-                                            "between 0.001 and 3600 seconds")
-            changes["sample_interval_s"] = float(sample_interval_s)
+            changes["sample_interval_s"] = v.in_range("sample_interval_s", sample_interval_s,
+                                                      0.001, 3600, "seconds")
         if idle_flush_s is not None:
-            if not _is_number(idle_flush_s) or not idle_flush_s > 0:
-                raise InvalidParameterError("idle_flush_s", idle_flush_s, "> 0 seconds")
-            changes["idle_flush_s"] = float(idle_flush_s)
+            changes["idle_flush_s"] = v.positive("idle_flush_s", idle_flush_s)
         if console_summary is not None:
             changes["console_summary"] = bool(console_summary)
         if peak_flops_per_s is not None:
-            if not _is_number(peak_flops_per_s) or not peak_flops_per_s > 0:
-                raise InvalidParameterError("peak_flops_per_s", peak_flops_per_s, "> 0")
-            changes["peak_flops_per_s"] = float(peak_flops_per_s)
+            changes["peak_flops_per_s"] = v.positive("peak_flops_per_s", peak_flops_per_s)
         if dtype is not None:
             changes["dtype"] = dtype
         if metric_tag_keys is not None:

@@ -24,8 +24,9 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
+from .. import _validate as v
 from .. import conventions as c
-from ..errors import InvalidParameterError, MlcostError
+from ..errors import MlcostError
 from . import _instruments
 from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions, record_internal_error
@@ -464,8 +465,8 @@ class _CallSite:
 
     def __init__(self, name: str, model: str | None, tags: Mapping[str, str] | None,
                  attributes: dict[str, Any] | None = None, params: float | None = None) -> None:
-        if params is not None and not (isinstance(params, int | float) and params > 0):
-            raise InvalidParameterError("params", params, "a number > 0")
+        if params is not None:
+            v.positive("params", params)
         self.name = name
         self.model = model
         self.params = params

@@ -9,6 +9,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
+from .. import _validate as v
 from .. import conventions as c
 from ..errors import InvalidParameterError
 from . import _instruments
@@ -20,11 +21,17 @@ from .tags import enforce_required, tag_attributes, validate_tags
 
 def _check_tokens(**counts: int) -> None:
     for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidParameterError(name, value, "an integer >= 0")
+        v.count(name, value, minimum=0)
 
 
-def _check_prices(input_usd_per_1k: float | None, output_usd_per_1k: float | None) -> None:
+def check_prices(input_usd_per_1k: float | None, output_usd_per_1k: float | None,
+                 cached_input_usd_per_1k: float | None = None) -> None:
+    """Explicit token prices: each >= 0, input and output given together or not at all."""
+    for name, value in (("input_usd_per_1k", input_usd_per_1k),
+                        ("output_usd_per_1k", output_usd_per_1k),
+                        ("cached_input_usd_per_1k", cached_input_usd_per_1k)):
+        if value is not None:
+            v.non_negative(name, value)
     if (input_usd_per_1k is None) != (output_usd_per_1k is None):
         raise InvalidParameterError("input_usd_per_1k/output_usd_per_1k",
                                     (input_usd_per_1k, output_usd_per_1k), "both given")
@@ -40,7 +47,7 @@ def price_tokens(
     Cached input tokens are part of ``input_tokens`` (as providers report them) and are
     charged at the cached price when one is known.
     """
-    _check_prices(input_usd_per_1k, output_usd_per_1k)
+    check_prices(input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
     if input_usd_per_1k is not None and output_usd_per_1k is not None:
         cached = input_usd_per_1k if cached_input_usd_per_1k is None else cached_input_usd_per_1k
         in_cost = ((input_tokens - cached_input_tokens) * input_usd_per_1k
@@ -68,7 +75,8 @@ class LlmCall(CurrentSpanCall):
         if not s.disabled:
             enforce_required(self._tags, s.required_tags, s.on_missing_tags,
                              f"llm call {model!r}")
-        _check_prices(input_usd_per_1k, output_usd_per_1k)  # here, not swallowed in end()
+        # here, not swallowed in end()
+        check_prices(input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
         self.provider, self.model, self.operation = provider, model, operation
         self._prices = (input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
         self.input_tokens = self.output_tokens = self.cached_input_tokens = 0

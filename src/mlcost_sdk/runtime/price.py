@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError, InvalidParameterError
+from .. import _validate as v
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,8 @@ class Price:
                               f"instance; got {given or 'none'}")
         for name in ("usd_per_hour", "usd_per_device_hour"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                      or not value >= 0):
-                raise InvalidParameterError(f"Price.{name}", value, "a number >= 0")
+            if value is not None:
+                v.non_negative(f"Price.{name}", value)
 
     def resolve(self, hw_kind: str, hw_count: float) -> tuple[float, str]:
         """(USD per hour for this process, where the figure came from)."""

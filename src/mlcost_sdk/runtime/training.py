@@ -20,6 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from .. import _validate as v
 from .. import conventions as c
 from ..errors import BudgetExceeded, InvalidParameterError
 from . import _instruments
@@ -125,14 +126,14 @@ class TrainingRun:
         for pname, value in (("flops_per_step", flops_per_step), ("params", params),
                              ("budget_usd", budget_usd), ("window_seconds", window_seconds),
                              ("peak_flops_per_s", peak_flops_per_s)):
-            if value is not None and not (isinstance(value, int | float) and value > 0):
-                raise InvalidParameterError(pname, value, "a number > 0")
-        for pname, ivalue in (("total_steps", total_steps), ("total_tokens", total_tokens),
-                              ("window_steps", window_steps)):
-            if ivalue is not None and not (isinstance(ivalue, int) and ivalue > 0):
-                raise InvalidParameterError(pname, ivalue, "an integer > 0")
-        if warmup_steps is not None and not (isinstance(warmup_steps, int) and warmup_steps >= 0):
-            raise InvalidParameterError("warmup_steps", warmup_steps, "an integer >= 0")
+            if value is not None:
+                v.positive(pname, value)
+        for pname, value in (("total_steps", total_steps), ("total_tokens", total_tokens),
+                             ("window_steps", window_steps)):
+            if value is not None:
+                v.count(pname, value)
+        if warmup_steps is not None:
+            v.count("warmup_steps", warmup_steps, minimum=0)
         if not (on_budget in ("warn", "raise") or callable(on_budget)):
             raise InvalidParameterError("on_budget", on_budget, "'warn', 'raise' or a callable")
         s = settings()

@@ -1,11 +1,12 @@
-"""Range checks shared by the cost model: one typed error that names the parameter and its range."""
+"""Range checks shared by the cost model, the runtime and the exporters: one typed error that
+names the parameter and its allowed range."""
 
 from __future__ import annotations
 
 import math
 from numbers import Real
 
-from ..errors import InvalidParameterError
+from .errors import InvalidParameterError
 
 
 def _real(name: str, value: object, allowed: str) -> float:
@@ -49,3 +50,12 @@ def count(name: str, value: object, *, minimum: int = 1) -> int:
     if not number.is_integer() or number < minimum:
         raise InvalidParameterError(name, value, allowed)
     return int(number)
+
+
+def in_range(name: str, value: object, low: float, high: float, unit: str = "") -> float:
+    """A finite number in [low, high]."""
+    allowed = f"between {low:g} and {high:g}{' ' + unit if unit else ''}"
+    number = _real(name, value, allowed)
+    if not low <= number <= high:
+        raise InvalidParameterError(name, value, allowed)
+    return number
