@@ -93,3 +93,29 @@ def test_import_starts_nothing(tmp_path: Path) -> None:
         print("ok")
     """, tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_configure_twice_replaces_exporters_instead_of_adding(tmp_path: Path) -> None:
+    proc = _run("""
+        import mlcost_sdk as mlcost
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        mlcost.configure(exporters=["jsonl"], price=1.0)
+        mlcost.configure(exporters=["jsonl"])
+        with mlcost.inference("first"):
+            pass
+        memory = InMemorySpanExporter()
+        mlcost.configure(exporters=[memory])   # replaces jsonl: "second" goes to memory only
+        with mlcost.inference("second"):
+            pass
+        mlcost.flush()
+        names = [s.name for s in memory.get_finished_spans()]
+        assert "second" in names and "first" not in names, names
+        print("ok")
+    """, tmp_path, MLCOST_TAGS=TAGS)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in
+               (tmp_path / "mlcost-spans.jsonl").read_text().splitlines()]
+    ids = [r["context"]["span_id"] if "context" in r else r["span_id"] for r in records
+           if r["name"] == "first"]
+    assert len(ids) == 1, records
+    assert not [r for r in records if r["name"] == "second"]

@@ -74,24 +74,57 @@ def make_span_exporter(spec: Any) -> Any | None:
                       "or a SpanExporter instance)")
 
 
-def add_exporters(provider: Any, specs: Sequence[Any]) -> None:
-    from ..exporters._health import span_processor
+class ExporterSlot:
+    """The one span processor mlcost adds to a provider; ``configure(exporters=...)`` replaces
+    what it holds instead of adding processors next to the old ones (which wrote every span
+    once per configure() call). Old processors are shut down, which flushes what they queued.
+    """
 
+    def __init__(self) -> None:
+        self._processors: tuple[Any, ...] = ()
+
+    def replace(self, specs: Sequence[Any]) -> None:
+        from ..exporters._health import span_processor
+
+        exporters = [make_span_exporter(spec) for spec in specs]  # a bad name raises first
+        new = tuple(span_processor(e) for e in exporters if e is not None)
+        old, self._processors = self._processors, new
+        for p in old:
+            p.shutdown()
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        for p in self._processors:
+            p.on_start(span, parent_context)
+
+    def on_end(self, span: Any) -> None:
+        for p in self._processors:
+            p.on_end(span)
+
+    def _on_ending(self, span: Any) -> None:  # recent SDKs call it on every processor
+        for p in self._processors:
+            p._on_ending(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all([p.force_flush(timeout_millis) for p in self._processors])
+
+    def shutdown(self) -> None:
+        for p in self._processors:
+            p.shutdown()
+
+
+def attach_slot(provider: Any) -> ExporterSlot:
     add = getattr(provider, "add_span_processor", None)
     if add is None:
         raise ConfigError("exporters: the application's TracerProvider accepts no span processors")
-    for spec in specs:
-        exporter = make_span_exporter(spec)
-        if exporter is not None:
-            add(span_processor(exporter))
+    slot = ExporterSlot()
+    add(slot)
+    return slot
 
 
-def install_tracer_provider(s: Any, exporters: Sequence[Any] | None) -> Any:
+def install_tracer_provider(s: Any) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
 
-    provider = TracerProvider(resource=_resource(s))
-    add_exporters(provider, exporters if exporters is not None else default_exporter_names())
-    return provider
+    return TracerProvider(resource=_resource(s))
 
 
 def install_meter_provider(s: Any) -> Any:

@@ -51,6 +51,8 @@ _meter_provider: Any = None
 _tracer: trace.Tracer | None = None
 _meter: metrics.Meter | None = None
 _owned_providers: list[Any] = []  # SDK providers mlcost installed (flushed at shutdown)
+_slot: Any = None  # the ExporterSlot mlcost added to _slot_provider
+_slot_provider: Any = None
 _listeners: list[Callable[[Settings], None]] = []
 
 
@@ -215,17 +217,22 @@ def _setup_providers(s: Settings, exporters: Sequence[ExporterSpec] | None,
     from ..conventions import INSTRUMENTATION_SCOPE
     from . import _sdk
 
+    global _slot, _slot_provider
     if tracer_provider is not None:
         _tracer_provider = tracer_provider
     elif _tracer_provider is None:
         if _sdk.app_has_tracer_provider():
             _tracer_provider = trace.get_tracer_provider()
         else:
-            _tracer_provider = _sdk.install_tracer_provider(s, exporters)
+            _tracer_provider = _sdk.install_tracer_provider(s)
             _owned_providers.append(_tracer_provider)
-            exporters = None  # already attached
+            if exporters is None:
+                exporters = _sdk.default_exporter_names()
     if exporters is not None:
-        _sdk.add_exporters(_tracer_provider, exporters)
+        # One slot per provider: a second configure(exporters=...) replaces, never adds.
+        if _slot is None or _slot_provider is not _tracer_provider:
+            _slot, _slot_provider = _sdk.attach_slot(_tracer_provider), _tracer_provider
+        _slot.replace(exporters)
 
     if meter_provider is not None:
         _meter_provider = meter_provider
@@ -264,8 +271,8 @@ def _at_exit() -> None:
 
 def _reset_for_tests() -> None:
     """Forget all configuration (tests only)."""
-    global _settings, _tracer_provider, _meter_provider, _tracer, _meter
+    global _settings, _tracer_provider, _meter_provider, _tracer, _meter, _slot, _slot_provider
     with _lock:
         _settings = None
-        _tracer_provider = _meter_provider = _tracer = _meter = None
+        _tracer_provider = _meter_provider = _tracer = _meter = _slot = _slot_provider = None
         _owned_providers.clear()
