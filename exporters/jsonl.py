@@ -23,10 +23,11 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -61,23 +62,44 @@ def _attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 # A process has one or two resources, shared by all its spans, and they are immutable: convert
-# each once. The resource object is kept alongside, so its id cannot be reused while cached.
-_resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+# each once. The resource object is kept alongside, so its id cannot be reused while cached; so
+# is the number of ``null``s its JSON holds (see _encode_fast).
+_resources: dict[int, tuple[Any, dict[str, Any], int]] = {}
 
 
-def _resource_attributes(resource: Any) -> dict[str, Any]:
+def _resource(resource: Any) -> tuple[Any, dict[str, Any], int]:
     cached = _resources.get(id(resource))
     if cached is None or cached[0] is not resource:
         if len(_resources) > 16:
             _resources.clear()
-        cached = _resources[id(resource)] = (resource, _attributes(resource.attributes))
-    return cached[1]
+        attributes = _attributes(resource.attributes)
+        try:
+            nulls = orjson.dumps(attributes, default=str).count(b"null")
+        except TypeError:  # orjson refuses it: its spans take the stdlib path
+            nulls = -1
+        cached = _resources[id(resource)] = (resource, attributes, nulls)
+    return cached
 
 
-def span_to_record(span: ReadableSpan) -> dict[str, Any]:
-    """A finished span as the shared record format (the one converter; reports read this)."""
+def _as_is(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(attrs) if attrs else {}
+
+
+def _span_attributes_as_is(span: ReadableSpan) -> dict[str, Any]:
+    """The span's attributes without a copy where the SDK keeps them in a plain dict (its
+    BoundedAttributes' ``_dict``): copying through the Mapping protocol, a Python-level call
+    per key, cost more than encoding the whole record. Anything else is copied."""
+    own = getattr(getattr(span, "_attributes", None), "_dict", None)
+    return own if type(own) is dict else _as_is(span.attributes)
+
+
+def _record(span: ReadableSpan, attributes: dict[str, Any],
+            event_attributes: Callable[[Mapping[str, Any] | None], dict[str, Any]],
+            ) -> dict[str, Any]:
     ctx = span.context
     scope = span.instrumentation_scope
+    # ``span.events`` copies the SDK's locked list on every read; most spans have none
+    events = span.events if getattr(span, "_events", True) else ()
     return {
         "name": span.name,
         "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
@@ -86,20 +108,46 @@ def span_to_record(span: ReadableSpan) -> dict[str, Any]:
         "start_time_unix_nano": span.start_time,
         "end_time_unix_nano": span.end_time,
         "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "attributes": _attributes(span.attributes),
-        "resource": _resource_attributes(span.resource),
+        "attributes": attributes,
+        "resource": _resource(span.resource)[1],
         "scope": {"name": scope.name if scope else "", "version": scope.version if scope else None},
         "events": [{"name": e.name, "time_unix_nano": e.timestamp,
-                    "attributes": _attributes(e.attributes)} for e in span.events],
+                    "attributes": event_attributes(e.attributes)} for e in events],
     }
 
 
-def _encode(spans: Sequence[ReadableSpan]) -> bytes:
+def span_to_record(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as the shared record format (the one converter; reports read this)."""
+    return _record(span, _attributes(span.attributes), _attributes)
+
+
+def _encode_stdlib(span: ReadableSpan) -> bytes:
     # default=str: a value the OTel SDK let through but JSON cannot hold must not lose the batch.
-    return b"".join(
-        json.dumps(span_to_record(s), separators=(",", ":"), allow_nan=False,
-                   default=str).encode() + b"\n"
-        for s in spans)
+    return json.dumps(span_to_record(span), separators=(",", ":"), allow_nan=False,
+                      default=str).encode() + b"\n"
+
+
+def _encode_fast(span: ReadableSpan) -> bytes:
+    """orjson on the attributes as they are: several times the stdlib's speed. orjson writes a
+    non-finite float as ``null`` where the format wants "NaN"/"Infinity", and attribute values
+    are never null, so any ``null`` beyond the ones the record's own fields hold sends the span
+    down the converting path (also taken for what orjson refuses: ints over 64 bits, lone
+    surrogates)."""
+    record = _record(span, _span_attributes_as_is(span), _as_is)
+    try:
+        line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # orjson.JSONEncodeError
+        return _encode_stdlib(span)
+    own_nulls = ((record["parent_span_id"] is None) + (record["status"]["description"] is None)
+                 + (record["scope"]["version"] is None) + _resource(span.resource)[2]
+                 + (record["trace_id"] is None) * 2  # no context: no span id either
+                 + (record["start_time_unix_nano"] is None)
+                 + (record["end_time_unix_nano"] is None))
+    return line if line.count(b"null") == own_nulls else _encode_stdlib(span)
+
+
+def _encode(spans: Sequence[ReadableSpan]) -> bytes:
+    return b"".join(map(_encode_fast, spans))
 
 
 class JsonlSpanExporter(SpanExporter):

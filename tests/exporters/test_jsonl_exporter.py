@@ -98,6 +98,29 @@ def test_span_to_record_is_the_one_converter(tmp_path: Path) -> None:
     assert lines_of(path) == [json.loads(json.dumps(span_to_record(span)))]
 
 
+@pytest.mark.parametrize("attributes", [
+    {c.TOKENS: 5, c.COST_USD: 0.5, "x.flag": True, "x.list": (1.5, 2.5)},  # orjson as is
+    {c.MFU: float("nan"), "x.list": (1.0, float("-inf"))},  # non-finite: converted
+    {"x.big": 2**70, "x.route": "/nullable"},  # beyond 64 bits; a "null" inside a string
+    {"x.text": "caf\u00e9 \ud800 \u2603"},  # non-ASCII and a lone surrogate
+])
+def test_every_encoding_path_writes_span_to_record(tmp_path: Path,
+                                                   attributes: dict[str, Any]) -> None:
+    """The fast (orjson) path and the converting path give the same record; what JSON cannot
+    hold is spelled as the format says, never lost."""
+    memory = InMemorySpanExporter()
+    path = tmp_path / "s.jsonl"
+    tp = provider_writing_to(JsonlSpanExporter(path))
+    tp.add_span_processor(SimpleSpanProcessor(memory))
+    with tp.get_tracer("t").start_as_current_span("x", attributes=attributes) as span:
+        span.add_event("e", {"v": float("inf")})
+    tp.shutdown()
+    (finished,) = memory.get_finished_spans()
+    expected = json.loads(json.dumps(span_to_record(finished)))
+    assert lines_of(path) == [expected]
+    assert expected["events"][0]["attributes"] == {"v": "Infinity"}
+
+
 def test_appends_across_exporters_and_processes(tmp_path: Path) -> None:
     path = tmp_path / "spans.jsonl"
     for name in ("first", "second"):
