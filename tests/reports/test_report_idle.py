@@ -97,3 +97,19 @@ def test_the_30_60_day_rule(days: float, action: str) -> None:
 def test_days_must_be_positive() -> None:
     with pytest.raises(InvalidParameterError, match="--days"):
         find_idle([], now_ns=0, days=0)
+
+
+def test_auto_shutdown_resources_are_listed_first_as_policy_says_shut_down(tmp_path: Path) -> None:
+    path = tmp_path / "spans.jsonl"
+    _serve(path, "costly", "ann", last_request_days=45, idle_days=range(1, 31))
+    w = Writer(path, "cheap-api")  # cheaper and less idle, but opted into auto shutdown
+    auto = _tags("cheap", "bob", auto_shutdown="True")
+    w.span(c.KIND_INFERENCE, NOW - timedelta(days=35), 1.0, cost=0.001, tags=auto,
+           **gpu(1, 1.0))
+    w.span(c.KIND_IDLE, NOW - timedelta(days=2), 60, cost=0.01, tags=auto, **gpu(1, 1.0))
+    w.close()
+    found = find_idle(usages(load([str(path)]).records), now_ns=ns(NOW), days=30)
+    assert (found[0].kind, found[0].name) == ("model", "cheap")
+    assert found[0].auto_shutdown and found[0].action == "policy says shut down (auto_shutdown=true)"
+    costly = next(r for r in found if r.name == "costly")
+    assert not costly.auto_shutdown and costly.action == "alert owner"

@@ -2,7 +2,9 @@
 
 Activity is an inference request, a training run or an LLM call; idle spans are not activity,
 they are what an unused deployment keeps costing. The idle policy (the "30-day rule"): alert
-the owner after 30 days unused, warn 7 days before stopping, stop after 60 days.
+the owner after 30 days unused, warn 7 days before stopping, stop after 60 days. A resource
+tagged ``auto_shutdown=true`` has opted into stopping as soon as it is idle past the threshold:
+it is listed first, as "policy says shut down".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ NS_PER_DAY = 86_400 * 10**9
 ALERT_DAYS = 30
 STOP_DAYS = 60
 WARNING_DAYS = 7
+SHUT_DOWN = "policy says shut down (auto_shutdown=true)"
 _ACTIVE = (c.KIND_TRAINING_RUN, c.KIND_INFERENCE, c.KIND_LLM_CALL)
 
 
@@ -42,10 +45,11 @@ class IdleResource:
     last_active_ns: int | None  # None: no activity anywhere in the records
     idle_days: float  # since the last activity, or since first seen
     idle_cost_usd: float  # idle spans' cost in the last N days
+    auto_shutdown: bool = False  # its latest auto_shutdown tag is "true"
 
     @property
     def action(self) -> str:
-        return policy(self.idle_days)
+        return SHUT_DOWN if self.auto_shutdown else policy(self.idle_days)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class _Track:
     idle_cost_usd: float = 0.0
     owner: str | None = None
     owner_at_ns: int = -1
+    auto_shutdown: bool = False
 
 
 def _endpoint(u: Usage) -> str | None:
@@ -95,14 +100,17 @@ def find_idle(items: Iterable[Usage], *, now_ns: int, days: float) -> list[IdleR
                 t.last_active_ns = end if t.last_active_ns is None else max(t.last_active_ns, end)
             else:
                 t.idle_cost_usd += u.cost_usd * u.overlap(window_start, now_ns)
-            if "owner" in u.tags and u.start_ns > t.owner_at_ns:
-                t.owner, t.owner_at_ns = u.tags["owner"], u.start_ns
+            if u.start_ns > t.owner_at_ns:  # the latest record speaks for owner and policy
+                t.owner_at_ns = u.start_ns
+                t.owner = u.tags.get("owner", t.owner)
+                t.auto_shutdown = u.tags.get("auto_shutdown", "").strip().lower() == "true"
     found = []
     for (kind, name), t in tracks.items():
         since = t.last_active_ns if t.last_active_ns is not None else t.first_seen_ns
         idle_days = (now_ns - since) / NS_PER_DAY
         if idle_days >= days:
             found.append(IdleResource(kind, name, t.owner, t.last_active_ns, idle_days,
-                                      t.idle_cost_usd))
-    found.sort(key=lambda r: (-r.idle_cost_usd, -r.idle_days, r.kind, r.name))
+                                      t.idle_cost_usd, t.auto_shutdown))
+    found.sort(key=lambda r: (not r.auto_shutdown, -r.idle_cost_usd, -r.idle_days, r.kind,
+                              r.name))
     return found

@@ -1,4 +1,5 @@
-"""Cost roll-ups along tag hierarchies (cost_center > team > model > environment > ...).
+"""Cost roll-ups along tag hierarchies (cost_center > team > product > model > environment >
+experiment_id, the attribution hierarchy of ../shared/cost-model.md).
 
 Idle spans carry the serving process's tags, so a group's idle cost is the idle capacity of
 the processes tagged with it, and its realized cost per prediction includes that idle time.
@@ -15,7 +16,7 @@ from .. import conventions as c
 from ..errors import InvalidParameterError
 from .usage import COUNTED_KINDS, Usage, weighted_mean
 
-DEFAULT_BY = ("cost_center", "team", "model", "environment", "experiment_id")
+DEFAULT_BY = ("cost_center", "team", "product", "model", "environment", "experiment_id")
 UNTAGGED = "(none)"
 _TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 

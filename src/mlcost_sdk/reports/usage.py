@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import conventions as c
+from ..runtime.tags import environment_group
 from .records import SpanRecord
 
 COUNTED_KINDS = (c.KIND_TRAINING_RUN, c.KIND_INFERENCE, c.KIND_IDLE, c.KIND_LLM_CALL)
@@ -52,13 +53,14 @@ class Usage:
 
     def dimension(self, key: str) -> str | None:
         """The value of a grouping key: its tag, else the attribute that means the same."""
-        if key in self.tags:
-            return self.tags[key]
-        for name in _FALLBACKS.get(key, ()):
-            value = self.attributes.get(name, self.resource.get(name))
-            if isinstance(value, str) and value:
-                return value
-        return None
+        value = self.tags.get(key)
+        for name in _FALLBACKS.get(key, ()) if value is None else ():
+            found = self.attributes.get(name, self.resource.get(name))
+            if isinstance(found, str) and found:
+                value = found
+                break
+        # production and prod are one group; the span keeps what the user wrote
+        return environment_group(value) if value is not None and key == "environment" else value
 
     @property
     def service(self) -> str:

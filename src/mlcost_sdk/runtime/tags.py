@@ -12,6 +12,14 @@ from ..errors import TagError
 DEFAULT_REQUIRED_TAGS: tuple[str, ...] = ("team", "model", "environment", "cost_center", "owner")
 TRAINING_REQUIRED_TAGS: tuple[str, ...] = ("experiment_id",)
 ENVIRONMENTS = frozenset({"prod", "staging", "dev", "experiment"})
+# deployment.environment.name is free-form in the OTel conventions, so any value is accepted and
+# kept as given on the span; reports group common long forms with the short form.
+_ENVIRONMENT_GROUPS = {
+    "production": "prod", "prd": "prod", "live": "prod",
+    "stage": "staging", "stg": "staging", "preprod": "staging", "pre-production": "staging",
+    "development": "dev", "devel": "dev", "local": "dev",
+    "experiments": "experiment", "exp": "experiment", "research": "experiment",
+}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _MAX_VALUE = 256
 
@@ -38,11 +46,15 @@ def validate_tags(tags: Mapping[str, object] | None, where: str = "tags") -> Tag
         text = str(value)
         if not text or len(text) > _MAX_VALUE or not text.isprintable():
             raise TagError(f"{where}[{key!r}]: value must be 1-{_MAX_VALUE} printable characters")
-        if key == "environment" and text not in ENVIRONMENTS:
-            raise TagError(f"{where}['environment']={text!r}: must be one of "
-                           f"{', '.join(sorted(ENVIRONMENTS))}")
         out[key] = text
     return out
+
+
+def environment_group(value: str) -> str:
+    """The short form reports group an environment under: ``Production`` -> ``prod``; an
+    environment with no common short form is its own group (lowercased)."""
+    name = value.strip().lower()
+    return _ENVIRONMENT_GROUPS.get(name, name)
 
 
 _warned: set[tuple[str, tuple[str, ...]]] = set()
