@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlcost_sdk import conventions as c
+from mlcost_sdk.runtime.price import NO_PRICE
 
 # Attribution tags first, in roll-up order; any other tag after them, alphabetically.
 _TAG_ORDER = ("cost_center", "team", "model", "environment", "owner", "experiment_id")
 _MAX_TAGS = 8
 
 
-def _usd(value: float) -> str:
+def usd(value: float) -> str:
     """Three significant digits below $100 (a request costs $0.0000279), cents above."""
     if value == 0 or abs(value) >= 100:
         return f"${value:,.2f}"
@@ -66,14 +67,16 @@ def summary_rows(attributes: Mapping[str, Any], *, dropped_spans: int = 0) -> li
     cost, idle, requests = num(c.COST_USD), num(c.IDLE_COST_USD), num(c.REQUESTS)
     price = num(c.PRICE_USD_PER_HOUR)
     if cost is not None:
-        rows.append(("cost", _usd(cost) + (f" at {_usd(price)}/h" if price is not None else "")))
+        rows.append(("cost", usd(cost) + (f" at {usd(price)}/h" if price is not None else "")))
+    elif a.get(c.PRICE_SOURCE) == "none":
+        rows.append(("cost", NO_PRICE))
     if idle is not None:
         share = f" ({_pct(idle / cost)} of the cost)" if cost else ""
-        rows.append(("idle cost", _usd(idle) + share))
+        rows.append(("idle cost", usd(idle) + share))
     if requests is not None:
         rows.append(("requests", f"{requests:,.0f}"))
         if requests > 0 and cost is not None:
-            rows.append(("cost per prediction", _usd(cost / requests)
+            rows.append(("cost per prediction", usd(cost / requests)
                          + (" (idle included)" if idle is not None else "")))
     duration = num(c.DURATION_S)
     if duration is not None:
@@ -142,5 +145,6 @@ def render_summary(attributes: Mapping[str, Any], *, title: str, dropped_spans: 
     for label, value in rows:
         table.add_row(label, value)
     out = io.StringIO()
-    Console(file=out, width=100, color_system=None).print(table)
+    # 120 columns: the no-price row fits on one line
+    Console(file=out, width=120, color_system=None).print(table)
     return out.getvalue().rstrip("\n")

@@ -21,7 +21,7 @@ from .runtime.inference import (
     track_inference,
 )
 from .runtime.llm import llm_call, record_llm_call
-from .runtime.price import Price
+from .runtime.price import NoPriceWarning, Price
 from .runtime.tags import MissingTagsWarning
 from .runtime.training import (
     BudgetStatus,
@@ -43,6 +43,7 @@ __all__ = [
     "InvalidParameterError",
     "MissingTagsWarning",
     "MlcostError",
+    "NoPriceWarning",
     "Price",
     "RunSummary",
     "Settings",

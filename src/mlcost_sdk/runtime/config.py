@@ -37,6 +37,7 @@ class Settings:
     sample_interval_s: float = 0.1
     idle_flush_s: float = 60.0
     console_summary: bool = False
+    progress: bool | None = None  # the live line; None: only when stderr is a terminal
     peak_flops_per_s: float | None = None  # user override of the device peak
     dtype: str | None = None
     metric_tag_keys: tuple[str, ...] = ("team", "model", "environment", "cost_center")
@@ -91,6 +92,7 @@ def _from_env() -> Settings:
         tags=_env_tags(),
         disabled=bool(_env_bool("OTEL_SDK_DISABLED")),
         console_summary=bool(_env_bool("MLCOST_CONSOLE_SUMMARY")),
+        progress=_env_bool("MLCOST_PROGRESS"),
     )
     price = _env_float("MLCOST_PRICE_USD_PER_HOUR")
     if price is not None:
@@ -115,6 +117,7 @@ def configure(
     sample_interval_s: float | None = None,
     idle_flush_s: float | None = None,
     console_summary: bool | None = None,
+    progress: bool | None = None,
     peak_flops_per_s: float | None = None,
     dtype: str | None = None,
     metric_tag_keys: Sequence[str] | None = None,
@@ -155,6 +158,8 @@ def configure(
             changes["idle_flush_s"] = v.positive("idle_flush_s", idle_flush_s)
         if console_summary is not None:
             changes["console_summary"] = bool(console_summary)
+        if progress is not None:
+            changes["progress"] = bool(progress)
         if peak_flops_per_s is not None:
             changes["peak_flops_per_s"] = v.positive("peak_flops_per_s", peak_flops_per_s)
         if dtype is not None:

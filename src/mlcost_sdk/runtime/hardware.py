@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import conventions as c
 from .config import Settings
+from .price import warn_no_price
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def peak_flops(sampler: Any, dtype: str) -> tuple[float | None, str | None]:
 
 
 def resolve(s: Settings, sampler: Any, *, dtype: str | None = None,
-            peak_override: float | None = None, price: Any = None) -> Hardware:
+            peak_override: float | None = None, price: Any = None,
+            what: str = "this process") -> Hardware:
     kind = sampler.hw_kind
     dtype = dtype or s.dtype or ("bf16" if kind == "gpu" else "fp32")
     override = peak_override if peak_override is not None else s.peak_flops_per_s
@@ -80,6 +82,8 @@ def resolve(s: Settings, sampler: Any, *, dtype: str | None = None,
     price = price if price is not None else s.price
     usd_per_hour, price_source = (price.resolve(kind, sampler.hw_count)
                                   if price is not None else (None, "none"))
+    if price is None:
+        warn_no_price(what)
     return Hardware(kind=kind, count=float(sampler.hw_count), model=sampler.hw_model,
                     usd_per_hour=usd_per_hour, price_source=price_source, dtype=dtype,
                     peak_flops_per_s=peak, peak_source=peak_source)

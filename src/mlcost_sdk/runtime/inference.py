@@ -122,7 +122,8 @@ class _Meter:
         self.clock = s.clock
         self.sampler = get_sampler()
         self.sampler.set_interval(s.sample_interval_s)
-        self.hw: Hardware = resolve(s, self.sampler)  # before acquire(): it may raise
+        self.hw: Hardware = resolve(s, self.sampler,  # before acquire(): it may raise
+                                    what="serving (inference)")
         self.sampler.acquire()
         self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
         self.hw_attrs = self.hw.attributes(flops=False)
@@ -253,9 +254,11 @@ def _shutdown_meter() -> InferenceSummary | None:
         if m.settings.console_summary and summary.requests:
             from ..exporters.console import render_summary
 
-            attrs = {c.KIND: c.KIND_INFERENCE, c.COST_USD: summary.total_cost_usd,
-                     c.IDLE_COST_USD: summary.idle_cost_usd, c.REQUESTS: summary.requests,
+            attrs = {c.KIND: c.KIND_INFERENCE, c.REQUESTS: summary.requests,
                      **m.hw_attrs, **tag_attributes(m.settings.tags)}
+            if m.hw.usd_per_hour is not None:  # else the summary says the cost is unknown
+                attrs.update({c.COST_USD: summary.total_cost_usd,
+                              c.IDLE_COST_USD: summary.idle_cost_usd})
             from ..exporters._health import dropped_spans
 
             print(render_summary(attrs, title="mlcost: inference",

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import warnings
 from dataclasses import dataclass
 
 from .. import _validate as v
 from ..errors import ConfigError
+
+# One text for the warning and the summary's cost row, so they never drift apart.
+HOW_TO_SET_PRICE = "configure(price=...) or MLCOST_PRICE_USD_PER_HOUR or MLCOST_INSTANCE"
+NO_PRICE = f"unknown — no price set ({HOW_TO_SET_PRICE})"
+
+
+class NoPriceWarning(UserWarning):
+    """A run or serving process started with no price: its cost is unknown (warned once)."""
+
+
+_no_price_lock = threading.Lock()
+_no_price_warned = False
+
+
+def warn_no_price(what: str) -> None:
+    """Warn once per process that ``what`` has no price, and how to set one."""
+    global _no_price_warned
+    with _no_price_lock:
+        if _no_price_warned:
+            return
+        _no_price_warned = True
+    # Swallowed if the application turned warnings into errors: telemetry never raises.
+    with contextlib.suppress(Warning):
+        warnings.warn(f"mlcost: {what} has no price, so its cost is unknown; set one with "
+                      f"{HOW_TO_SET_PRICE}", NoPriceWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

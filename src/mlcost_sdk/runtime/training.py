@@ -28,6 +28,7 @@ from ._safety import capture_internal_exceptions
 from .config import settings, tracer
 from .hardware import Hardware, resolve
 from .price import Price
+from .progress import ProgressLine, Snapshot
 from .tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
 
 P = ParamSpec("P")
@@ -122,6 +123,7 @@ class TrainingRun:
         peak_flops_per_s: float | None = None,
         price: Price | float | None = None,
         run_id: str | None = None,
+        progress: bool | None = None,
     ) -> None:
         for pname, value in (("flops_per_step", flops_per_step), ("params", params),
                              ("budget_usd", budget_usd), ("window_seconds", window_seconds),
@@ -170,6 +172,8 @@ class TrainingRun:
         self._disabled = s.disabled
         self._summary: RunSummary | None = None
         self._budget_fired = False
+        self._progress_setting = s.progress if progress is None else bool(progress)
+        self._progress: ProgressLine | None = None
 
     # ---- the hot path -----------------------------------------------------------------------
     def step(self, tokens: int = 0, samples: int = 0, flops: float | None = None) -> None:
@@ -261,7 +265,8 @@ class TrainingRun:
         self._sampler = get_sampler()
         self._sampler.set_interval(s.sample_interval_s)
         self._hw = resolve(s, self._sampler, dtype=self._dtype or self._detected_dtype,
-                           peak_override=self._peak_override, price=self._price)
+                           peak_override=self._peak_override, price=self._price,
+                           what=f"training run {self.name!r}")
         self._sampler.acquire()  # after resolve(), which may raise: _end() would not release
         inst = _instruments.get()
         if inst is not None:
@@ -286,6 +291,7 @@ class TrainingRun:
         self._projected: float | None = None
         self._active = True
         self._slow_at = self._warmup if self._warmup > 0 else 1
+        self._progress = ProgressLine.open(self._progress_setting)
 
     @property
     def _windowed(self) -> bool:
@@ -307,6 +313,8 @@ class TrainingRun:
                 self._add_cost_metric(now)  # a long run's cost shows on dashboards as it runs
             if self._budget_usd is not None:
                 raise_now = self._check_budget(now)
+            if self._progress is not None:
+                self._progress.update(self._snapshot(now))
             self._schedule(now)
         if raise_now is not None:
             raise BudgetExceeded(raise_now.budget_usd, raise_now.spent_usd,
@@ -442,6 +450,18 @@ class TrainingRun:
             return None
         return spent + max(0.0, remaining_s) * self._hw.usd_per_second
 
+    def _snapshot(self, now: float) -> Snapshot:
+        """The progress line's figures: rates and MFU since warm-up, cost since the start."""
+        priced = self._hw.usd_per_hour is not None
+        spent = self._hw.usd_per_second * (now - self._t0) if priced else None
+        rates = self._rates(self._warm, self._counts(now)) if self._warm is not None else {}
+        projected = self._projected if self._budget_usd is not None \
+            else (self._project(now, spent) if spent is not None else None)
+        return Snapshot(name=self.name, elapsed_s=now - self._t0, steps=self._steps,
+                        total_steps=self._total_steps, tokens_per_s=rates.get(c.TOKENS_PER_S),
+                        mfu=rates.get(c.MFU), cost_usd=spent, projected_usd=projected,
+                        budget_usd=self._budget_usd)
+
     # ---- the end ----------------------------------------------------------------------------
     def _end(self, exc: BaseException | None) -> None:
         self._active = False
@@ -473,6 +493,10 @@ class TrainingRun:
             self._span.end(end_time=self._clock.time_ns())
             otel_context.detach(self._ctx_token)
             self._sampler.release()
+            if self._progress is not None:
+                with capture_internal_exceptions("training_run.progress"):
+                    self._progress.update(self._snapshot(now))
+                self._progress.close()
         if self._settings.console_summary and self._summary is not None:
             import sys
 

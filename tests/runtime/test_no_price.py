@@ -1,0 +1,78 @@
+"""No price configured: the first run or serving call warns once, saying how to set one, and
+the summary says the cost is unknown instead of leaving it out."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import mlcost_sdk as mlcost
+from mlcost_sdk import conventions as c
+from mlcost_sdk.exporters.console import summary_rows
+from mlcost_sdk.runtime import inference as inf
+from mlcost_sdk.runtime import price
+from mlcost_sdk.testing import capture
+from tests.conftest import FULL_TAGS
+
+HOW = "configure(price=...) or MLCOST_PRICE_USD_PER_HOUR or MLCOST_INSTANCE"
+
+
+@pytest.fixture(autouse=True)
+def _no_price_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MLCOST_PRICE_USD_PER_HOUR", "MLCOST_INSTANCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(price, "_no_price_warned", False)
+
+
+def _no_price_warnings(record: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in record if issubclass(w.category, mlcost.NoPriceWarning)]
+
+
+def test_first_run_warns_once_and_summary_says_cost_unknown() -> None:
+    with capture(tags=FULL_TAGS) as cap, warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            with mlcost.training_run("t", tags={"experiment_id": "e"}) as run:
+                run.step()
+        with mlcost.inference("predict"):
+            pass
+    found = _no_price_warnings(record)
+    assert len(found) == 1 and "training run 't' has no price" in found[0] and HOW in found[0]
+    assert all(c.COST_USD not in s.attributes for s in cap.spans(c.KIND_TRAINING_RUN))
+    assert str(run.summary).count(f"unknown — no price set ({HOW})") == 1
+    assert run.summary.cost_usd is None
+
+
+def test_serving_warns_and_its_exit_summary_says_cost_unknown(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with capture(tags=FULL_TAGS, console_summary=True), \
+            warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with mlcost.inference("predict"):
+            pass
+        inf._shutdown_meter()
+    assert "serving (inference) has no price" in _no_price_warnings(record)[0]
+    err = capsys.readouterr().err
+    assert f"unknown — no price set ({HOW})" in err and "$0.00" not in err
+
+
+def test_a_priced_run_neither_warns_nor_says_unknown() -> None:
+    with capture(tags=FULL_TAGS, price=1.0), warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with mlcost.training_run("t", tags={"experiment_id": "e"}) as run:
+            run.step()
+    assert _no_price_warnings(record) == [] and "unknown" not in str(run.summary)
+
+
+def test_warnings_as_errors_never_reach_the_application() -> None:
+    with capture(tags=FULL_TAGS), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with mlcost.training_run("t", tags={"experiment_id": "e"}) as run:
+            run.step()
+    assert run.summary.steps == 1 and run.summary.duration_s >= 0
+
+
+def test_summary_row_only_when_the_price_source_is_none() -> None:
+    assert dict(summary_rows({c.PRICE_SOURCE: "none"}))["cost"].startswith("unknown — no price")
+    assert "cost" not in dict(summary_rows({c.PRICE_SOURCE: "user"}))
