@@ -4,9 +4,10 @@ By default it starts a small OpenAI-compatible server on 127.0.0.1 that echoes t
 key, no network), makes a plain, a streamed and an async call, and prints each call's tokens
 and cost as its exported span tells it. Point it at a real OpenAI-compatible API with --base-url
 (the key comes from OPENAI_API_KEY). Prices come from genai-prices for known models; give
---usd-per-1k-in/--usd-per-1k-out for self-hosted ones.
+--usd-per-1k-in/--usd-per-1k-out for self-hosted ones. The spans also go to
+./mlcost-spans.jsonl, so `mlcost report` afterwards shows the calls' LLM cost.
 
-    pip install -e ".[openai,fastapi]" && python examples/openai_client.py
+    pip install -e ".[openai,fastapi]" && python examples/openai_client.py && mlcost report
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def main() -> None:
         service_name="openai-example",
         tags={"team": "search", "model": args.model, "environment": "dev",
               "cost_center": "ml-platform", "owner": "you"},
-        exporters=[costs := LlmCostLines()],
+        exporters=["jsonl", costs := LlmCostLines()],  # the file feeds `mlcost report`
     )
     prices = {"input_usd_per_1k": args.usd_per_1k_in, "output_usd_per_1k": args.usd_per_1k_out}
     if args.base_url:
@@ -136,6 +137,7 @@ def main() -> None:
             run_calls(base_url, args.model, prices)
     mlcost.flush()
     print("LLM calls (tokens the API reported, priced per token):", *costs.lines, sep="\n")
+    print("written to ./mlcost-spans.jsonl: `mlcost report` rolls them up")
 
 
 if __name__ == "__main__":

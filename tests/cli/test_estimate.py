@@ -63,7 +63,7 @@ def test_the_installed_script_reports_a_bad_value_in_one_line() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1
-    assert done.stderr.startswith("mlcost: error: mfu=1.4 is invalid: must be a number in (0, 1]")
+    assert done.stderr.startswith("mlcost: error: --mfu=1.4 is invalid: must be a number in (0, 1]")
 
 
 @pytest.mark.parametrize(("argv", "keys", "checks"), [
@@ -145,28 +145,28 @@ def test_scenario_spread_and_mfu_cap(capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (with_flag(CONTRACT, "--mfu", "0"), "mfu=0.0 is invalid: must be a number in (0, 1]"),
-    (with_flag(CONTRACT, "--gpus", "0"), "gpus=0.0 is invalid: must be a whole number >= 1"),
+    (with_flag(CONTRACT, "--mfu", "0"), "--mfu=0.0 is invalid: must be a number in (0, 1]"),
+    (with_flag(CONTRACT, "--gpus", "0"), "--gpus=0.0 is invalid: must be a whole number >= 1"),
     (with_flag(CONTRACT, "--tokens", "abc"), "argument --tokens: invalid float value: 'abc'"),
     ([*CONTRACT, "--gpu", "h100-sxm"], "argument --gpu: not allowed with argument --peak-tflops"),
     (["estimate", "training", "--mfu", "0.4", "--params", "7e9", "--tokens", "1e12",
-      "--gpu", "NVIDIA L40", "--gpu-hour-usd", "3"], "gpu='NVIDIA L40' is invalid"),
+      "--gpu", "NVIDIA L40", "--gpu-hour-usd", "3"], "--gpu='NVIDIA L40' is invalid"),
     (["estimate", "training", "--mfu", "0.4", "--params", "7e9", "--tokens", "1e12",
-      "--gpu", "a100-80gb", "--dtype", "fp8", "--gpu-hour-usd", "3"], "dtype='fp8' is invalid"),
+      "--gpu", "a100-80gb", "--dtype", "fp8", "--gpu-hour-usd", "3"], "--dtype='fp8' is invalid"),
     (["estimate", "training", "--mfu", "0.4", "--params", "7e9", "--peak-tflops", "312",
-      "--gpu-hour-usd", "3"], "params=7000000000.0 is invalid"),
+      "--gpu-hour-usd", "3"], "--params=7000000000.0 is invalid"),
     (["estimate", "training", "--mfu", "0.4", "--params", "7e9", "--tokens", "1e12",
-      "--peak-tflops", "312"], "gpu_hour_usd=None is invalid"),
+      "--peak-tflops", "312"], "--gpu-hour-usd is missing: it must be given (or --instance)"),
     (["estimate", "training", "--params", "7e9"], "the following arguments are required: --mfu"),
     ([*INFERENCE, "--instance", "p3.2xlarge"], "not allowed with argument --instance-hour-usd"),
-    ([*INFERENCE[:2], "--instance", "p9.huge", *INFERENCE[4:]], "instance='p9.huge' is invalid"),
-    ([*INFERENCE, "--idle-buffer", "1"], "idle_buffer=1.0 is invalid"),
-    ([*LLM[:8], "--model", "no-such-model-xyz"], "model='no-such-model-xyz' is invalid"),
-    ([*LLM[:8], "--provider", "openai"], "provider='openai' is invalid"),
-    ([*LLM, "--month-days", "-30"], "month_days=-30.0 is invalid"),
-    ([*TCO, "--managed-premium", "-0.3"], "managed_premium=-0.3 is invalid"),
-    ([*STORAGE, "--checkpoints", "nan"], "checkpoints=nan is invalid"),
-    ([*STORAGE, "--spread", "2", "--scenarios"], "spread=2.0 is invalid"),
+    ([*INFERENCE[:2], "--instance", "p9.huge", *INFERENCE[4:]], "--instance='p9.huge' is invalid"),
+    ([*INFERENCE, "--idle-buffer", "1"], "--idle-buffer=1.0 is invalid"),
+    ([*LLM[:8], "--model", "no-such-model-xyz"], "--model='no-such-model-xyz' is invalid"),
+    ([*LLM[:8], "--provider", "openai"], "--provider='openai' is invalid"),
+    ([*LLM, "--month-days", "-30"], "--month-days=-30.0 is invalid"),
+    ([*TCO, "--managed-premium", "-0.3"], "--managed-premium=-0.3 is invalid"),
+    ([*STORAGE, "--checkpoints", "nan"], "--checkpoints=nan is invalid"),
+    ([*STORAGE, "--spread", "2", "--scenarios"], "--spread=2.0 is invalid"),
     ([*CONTRACT, "--bogus"], "unrecognized arguments: --bogus"),
     (["estimate", "gpu-rental"], "invalid choice: 'gpu-rental'"),
     (["estimate"], "estimate needs a kind"),

@@ -13,7 +13,7 @@ import sys
 from typing import NoReturn
 
 from .._version import __version__
-from ..errors import MlcostError
+from ..errors import InvalidParameterError, MlcostError
 
 # module names in this package, in help order
 COMMANDS = ("estimate", "report", "idle", "anomalies")
@@ -37,6 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Every option's destination -> its long flag, across all sub-commands."""
+    found: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for dest, flag in _flags(sub).items():
+                    found.setdefault(dest, flag)
+        elif action.option_strings:
+            found.setdefault(action.dest, max(action.option_strings, key=len))
+    return found
+
+
+def _in_flag_terms(e: InvalidParameterError, parser: argparse.ArgumentParser) -> str:
+    """The error as the user typed it: ``--gpu-hour-usd``, not ``gpu_hour_usd``."""
+    flag = _flags(parser).get(e.parameter)
+    if flag is None:
+        return str(e)
+    if e.value is None:
+        return f"{flag} is missing: it must be {e.allowed}"
+    return f"{flag}={e.value!r} is invalid: must be {e.allowed}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -46,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("a command is required (see mlcost --help)")
         return int(handler(args))
     except (UsageError, MlcostError, ValueError) as e:
-        print("mlcost: error: " + " ".join(str(e).split()), file=sys.stderr)
+        message = _in_flag_terms(e, parser) if isinstance(e, InvalidParameterError) else str(e)
+        print("mlcost: error: " + " ".join(message.split()), file=sys.stderr)
         return 2
     except SystemExit as e:  # --help and --version exit through argparse
         return e.code if isinstance(e.code, int) else 0

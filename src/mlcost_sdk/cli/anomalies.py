@@ -6,10 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from ..reports.anomalies import find_anomalies
+from ..reports.anomalies import NS_PER_WEEK, find_anomalies
 from ..reports.rollup import DEFAULT_BY, parse_by
 from ..reports.text import money, percent, table, utc
-from .report import add_input_arguments, parse_now, read_usages, write_output
+from .report import add_input_arguments, check_by, parse_now, read_usages, write_output
 
 
 def register(subparsers: Any) -> None:
@@ -32,13 +32,25 @@ def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     now_ns = parse_now(args.now)
     items, meta = read_usages(args)
-    found = find_anomalies(items, by=by, now_ns=now_ns, threshold=args.threshold)
+    check_by(by, items)
+    earliest = min((u.start_ns for u in items), default=None)
+    # Weeks are compared whole: with less than two of them there is nothing to compare, and
+    # "no group rose" would be an answer the data cannot give.
+    enough = earliest is not None and now_ns - earliest >= 2 * NS_PER_WEEK
+    found = find_anomalies(items, by=by, now_ns=now_ns, threshold=args.threshold) \
+        if enough else []
     if args.json:
         records = [{"group": dict(zip(by, a.group, strict=True)),
                     "week_start": utc(a.week_start_ns), "previous_usd": a.previous_usd,
                     "current_usd": a.current_usd, "rise": a.rise} for a in found]
         text = json.dumps({"by": list(by), "threshold": args.threshold, "now": utc(now_ns),
-                           **meta, "anomalies": records}, indent=2) + "\n"
+                           "enough_history": enough, **meta, "anomalies": records},
+                          indent=2) + "\n"
+    elif not enough:
+        since = "there are no records" if earliest is None else \
+            f"the records start {utc(earliest)}, {(now_ns - earliest) / 86_400e9:.1f} days ago"
+        text = ("not enough history: anomalies compare whole weeks, so they need two full weeks "
+                f"of records before {utc(now_ns)}; {since}\n")
     elif found:
         text = table(["week from", *by, "previous week", "this week", "rise"],
                      [[utc(a.week_start_ns), *a.group, money(a.previous_usd),

@@ -252,6 +252,8 @@ def _format(key: str, value: Any) -> str:
         return "-"
     if isinstance(value, str | bool) or not isinstance(value, int | float):
         return str(value)
+    if key == "wall_clock_hours" and value > 48:  # 11,685 h means little; 487 days does
+        return f"{_format('', value)} h ({value / 24:,.1f} days)"
     money = "$" if key.endswith("_usd") else ""
     size = abs(value)
     if size >= 1e9 or 0 < size < 1e-3:

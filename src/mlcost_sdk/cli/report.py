@@ -23,6 +23,7 @@ from ..reports.records import load
 from ..reports.rollup import DEFAULT_BY, Row, parse_by, rollup
 from ..reports.text import money, percent, quantity, table
 from ..reports.usage import Usage, usages
+from ..runtime.tags import DEFAULT_REQUIRED_TAGS
 
 _MAX_WARNINGS = 10
 
@@ -51,6 +52,20 @@ def read_usages(args: argparse.Namespace) -> tuple[list[Usage], dict[str, Any]]:
     meta = {"sources": loaded.sources, "skipped_records": len(loaded.problems),
             "duplicate_records": loaded.duplicates}
     return usages(loaded.records), meta
+
+
+# Attribution keys a report may group by even when no record carries them (yet).
+_KNOWN_KEYS = (*DEFAULT_BY, *DEFAULT_REQUIRED_TAGS, "auto_shutdown")
+
+
+def check_by(by: Sequence[str], items: Sequence[Usage]) -> None:
+    """``--by`` keys must be attribution keys or tags some record carries: a typo (``teem``)
+    would otherwise roll everything into one "(none)" group."""
+    valid = set(_KNOWN_KEYS).union(*(u.tags for u in items))
+    unknown = [k for k in by if k not in valid]
+    if unknown:
+        raise InvalidParameterError("--by", ",".join(unknown),
+                                    "tag keys among: " + ", ".join(sorted(valid)))
 
 
 def parse_now(text: str | None) -> int:
@@ -103,6 +118,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     items, meta = read_usages(args)
+    check_by(by, items)
     if args.html:
         write_output(page.render(items, sources=meta["sources"]), args.html, "--html")
         print(f"mlcost: wrote {args.html}", file=sys.stderr)
@@ -144,13 +160,14 @@ def _focus_csv(items: Sequence[Usage]) -> str:
 
 
 def _table(rows: Sequence[Row], by: Sequence[str]) -> str:
-    headers = [" > ".join(by), "cost", "requests", "cost/pred", "idle share", "MFU", "util",
-               "GPU-h", "CPU core-h", "tokens"]
+    headers = [" > ".join(by), "cost", "training", "serving", "idle", "LLM", "requests",
+               "cost/pred", "idle share", "MFU", "util", "GPU-h", "CPU core-h", "tokens"]
     body = []
     for r in rows:
         s = r.stats
         label = "  " * (r.level - 1) + r.path[-1] if r.path else "TOTAL"
-        body.append([label, money(s.cost_usd), quantity(s.requests),
+        body.append([label, money(s.cost_usd), money(s.training_usd), money(s.inference_usd),
+                     money(s.idle_usd), money(s.llm_usd), quantity(s.requests),
                      money(s.cost_per_prediction), percent(s.idle_share), percent(s.mfu),
                      percent(s.utilization), quantity(s.gpu_hours), quantity(s.cpu_hours),
                      quantity(s.tokens)])
