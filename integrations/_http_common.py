@@ -8,7 +8,11 @@ status code, never the path's values or the body.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import Token
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
 from mlcost_sdk import conventions as c
@@ -16,9 +20,24 @@ from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_inter
 from mlcost_sdk.runtime.inference import _NOOP, InferenceCall, _CallSite, _NoopCall
 
 
-def request_site(model: str | None, tags: Mapping[str, str] | None) -> _CallSite:
-    """A middleware's call site; bad tags raise TagError here, when the app is built."""
-    return _CallSite("HTTP", model, tags)
+def request_site(model: str | None, tags: Mapping[str, str] | None,
+                 aggregate: bool | None = None) -> _CallSite:
+    """A middleware's call site; bad tags raise TagError here, when the app is built.
+    ``aggregate`` overrides configure()'s setting (see ``mlcost_sdk.runtime.ledger``)."""
+    return _CallSite("HTTP", model, tags, aggregate=aggregate)
+
+
+def attach_span(span: trace.Span) -> Token[Context] | None:
+    """Make the request's span current while the app runs; with no span of ours (aggregate
+    mode, unsampled) leave the server's context as it is."""
+    if not span.get_span_context().is_valid:
+        return None
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+def detach(token: Token[Context] | None) -> None:
+    if token is not None:
+        otel_context.detach(token)
 
 
 def start_request(site: _CallSite, method: str) -> HttpRequest:

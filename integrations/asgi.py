@@ -15,12 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from mlcost_sdk.runtime._safety import capture_internal_exceptions
 
-from ._http_common import request_site, start_request
+from ._http_common import attach_span, detach, request_site, start_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,12 +29,13 @@ __all__ = ["MlcostMiddleware"]
 
 
 class MlcostMiddleware:
-    """``MlcostMiddleware(app, model=None, tags=None)``: tags are checked here (TagError)."""
+    """``MlcostMiddleware(app, model=None, tags=None, aggregate=None)``: tags are checked here
+    (TagError); ``aggregate`` overrides configure()'s (per-window records, see README)."""
 
     def __init__(self, app: ASGIApp, *, model: str | None = None,
-                 tags: Mapping[str, str] | None = None) -> None:
+                 tags: Mapping[str, str] | None = None, aggregate: bool | None = None) -> None:
         self.app = app
-        self._site = request_site(model, tags)
+        self._site = request_site(model, tags, aggregate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +63,7 @@ class MlcostMiddleware:
             if kind == "http.response.body" and not message.get("more_body", False):
                 end()
 
-        token = otel_context.attach(trace.set_span_in_context(req.call.span))
+        token = attach_span(req.call.span)
         try:
             await self.app(scope, receive_costed, send_costed)
         except BaseException as exc:
@@ -74,7 +72,7 @@ class MlcostMiddleware:
             end(exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         end()
 
 

@@ -16,12 +16,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from mlcost_sdk.runtime._safety import capture_internal_exceptions
 
-from ._http_common import HttpRequest, request_site, start_request
+from ._http_common import HttpRequest, attach_span, detach, request_site, start_request
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -40,14 +37,15 @@ def flask_route(environ: Environ) -> str | None:
 
 
 class MlcostWSGIMiddleware:
-    """``MlcostWSGIMiddleware(app, model=None, tags=None, route_resolver=flask_route)``:
-    tags are checked here (TagError)."""
+    """``MlcostWSGIMiddleware(app, model=None, tags=None, route_resolver=flask_route,
+    aggregate=None)``: tags are checked here (TagError); ``aggregate`` overrides configure()'s."""
 
     def __init__(self, app: WSGIApp, *, model: str | None = None,
                  tags: Mapping[str, str] | None = None,
-                 route_resolver: RouteResolver = flask_route) -> None:
+                 route_resolver: RouteResolver = flask_route,
+                 aggregate: bool | None = None) -> None:
         self.app = app
-        self._site = request_site(model, tags)
+        self._site = request_site(model, tags, aggregate)
         self._resolve = route_resolver
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -60,7 +58,7 @@ class MlcostWSGIMiddleware:
                 req.route = self._resolve(environ)
             return start_response(status, headers, exc_info)
 
-        token = otel_context.attach(trace.set_span_in_context(req.call.span))
+        token = attach_span(req.call.span)
         try:
             body = self.app(environ, start_costed)
         except BaseException as exc:
@@ -69,7 +67,7 @@ class MlcostWSGIMiddleware:
             req.end(exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         # Servers compute Content-Length from len() of a one-item body: keep len() when it exists.
         return (_SizedBody if hasattr(body, "__len__") else _Body)(body, req)
 

@@ -54,7 +54,29 @@ WINDOW_INDEX: Final = _attr("mlcost.window.index", "int", "", "0-based index of 
 DURATION_S: Final = _attr("mlcost.duration_s", "double", "s", "wall-clock seconds of the span")
 MODEL: Final = _attr("mlcost.model", "string", "", "the model an inference call served")
 REQUESTS: Final = _attr("mlcost.requests", "int", "{request}",
-                        "inference requests served (process summaries)")
+                        "inference requests served (process summaries, ledger records)")
+
+# --- ledger records: the exact cost of many requests or of a stretch of a run ----------------
+RECORD: Final = _attr("mlcost.record", "string", "",
+                      "aggregate (many calls of one group in one window) or checkpoint (a run's "
+                      "cost so far); absent on a plain span")
+RECORD_ID: Final = _attr("mlcost.record.id", "string", "",
+                         "unique id of a ledger record, so a re-sent record de-duplicates")
+AGGREGATE_NAME: Final = _attr("mlcost.aggregate.name", "string", "",
+                              "name of the calls an aggregate record carries (span name, route)")
+AGGREGATE_COUNT: Final = _attr("mlcost.aggregate.count", "int", "{call}",
+                               "calls or spans whose cost an aggregate record carries")
+ERRORS: Final = _attr("mlcost.errors", "int", "{call}",
+                      "calls of an aggregate record that failed (exception or 5xx)")
+LATENCY_P50_S: Final = _attr("mlcost.latency.p50_s", "double", "s",
+                             "median call latency of an aggregate record (sketch, ~1% relative)")
+LATENCY_P95_S: Final = _attr("mlcost.latency.p95_s", "double", "s", "p95 call latency")
+LATENCY_P99_S: Final = _attr("mlcost.latency.p99_s", "double", "s", "p99 call latency")
+SPANS_DROPPED: Final = _attr("mlcost.spans.dropped", "int", "{span}",
+                             "spans shed on the way out whose cost this record carries")
+COST_IN_LEDGER: Final = _attr("mlcost.cost.in_ledger", "boolean", "",
+                              "true when an aggregate record already counts this span's cost "
+                              "(reports count it once, there)")
 
 # --- cost -----------------------------------------------------------------------------------
 COST_USD: Final = _attr("mlcost.cost.usd", "double", "USD", "cost allocated to this span")
@@ -192,6 +214,8 @@ KIND_TRAINING_WINDOW: Final = "training_window"
 KIND_INFERENCE: Final = "inference"
 KIND_LLM_CALL: Final = "llm_call"
 KIND_IDLE: Final = "idle"
+RECORD_AGGREGATE: Final = "aggregate"
+RECORD_CHECKPOINT: Final = "checkpoint"
 
 # --- metrics --------------------------------------------------------------------------------
 METRIC_COST: Final = _metric("mlcost.cost", "counter", "{USD}",

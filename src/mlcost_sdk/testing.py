@@ -33,11 +33,18 @@ class Capture:
         self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
 
     def spans(self, kind: str | None = None) -> list[ReadableSpan]:
-        """Finished spans, optionally only those of one ``mlcost.kind``."""
-        spans = list(self.exporter.get_finished_spans())
+        """Finished spans, optionally only those of one ``mlcost.kind``; ledger records
+        (aggregates, checkpoints) are left out: see :meth:`records`."""
+        spans = [s for s in self.exporter.get_finished_spans()
+                 if (s.attributes or {}).get(c.RECORD) is None]
         if kind is None:
             return spans
         return [s for s in spans if (s.attributes or {}).get(c.KIND) == kind]
+
+    def records(self, record: str = c.RECORD_AGGREGATE) -> list[ReadableSpan]:
+        """Ledger records of one type (``aggregate`` or ``checkpoint``) emitted so far."""
+        return [s for s in self.exporter.get_finished_spans()
+                if (s.attributes or {}).get(c.RECORD) == record]
 
     def span(self, kind: str) -> ReadableSpan:
         """The one finished span of this kind (AssertionError if not exactly one)."""

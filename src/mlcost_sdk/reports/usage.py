@@ -4,6 +4,11 @@ A usage is a training run (all torchrun ranks merged by run id), an inference re
 period of a serving process, or an LLM call. ``training_window`` spans are a breakdown of
 their run and are never counted; spans without ``mlcost.kind`` (HTTP, framework spans) carry
 no cost of ours.
+
+Ledger records (``mlcost_sdk.runtime.ledger``) are read too, and each dollar is counted once
+(:func:`counted_as` is the whole rule): an aggregate record is a usage of its count of
+requests; a span marked ``mlcost.cost.in_ledger`` is detail whose cost an aggregate record
+already carries; a run rank counts its final span, else (killed) its latest checkpoint.
 """
 
 from __future__ import annotations
@@ -42,10 +47,7 @@ class Usage:
     mfu: float | None
     utilization: float | None
     ranks: int = 1
-
-    @property
-    def requests(self) -> int:
-        return 1 if self.kind in (c.KIND_INFERENCE, c.KIND_LLM_CALL) else 0
+    requests: int = 0  # inference requests or LLM calls it stands for
 
     @property
     def seconds(self) -> float:
@@ -128,6 +130,15 @@ def _process_hours(r: SpanRecord) -> float:
     return cost / price if price and cost is not None else (r.end_ns - r.start_ns) / NS_PER_HOUR
 
 
+def _requests(r: SpanRecord) -> int:
+    if r.kind not in (c.KIND_INFERENCE, c.KIND_LLM_CALL):
+        return 0
+    if r.attributes.get(c.RECORD) == c.RECORD_AGGREGATE:
+        n = r.number(c.REQUESTS)
+        return int(n) if n is not None and n > 0 else 0
+    return 1
+
+
 def _single(r: SpanRecord) -> Usage:
     hours = _process_hours(r)
     device_hours = (r.number(c.HW_COUNT) or 0.0) * hours
@@ -136,7 +147,7 @@ def _single(r: SpanRecord) -> Usage:
                  tags=r.tags, attributes=r.attributes, resource=r.resource, tokens=_tokens(r),
                  process_hours=hours, gpu_hours=device_hours if hw_kind == "gpu" else 0.0,
                  cpu_hours=device_hours if hw_kind == "cpu" else 0.0, mfu=r.number(c.MFU),
-                 utilization=r.number(c.UTILIZATION_MEAN))
+                 utilization=r.number(c.UTILIZATION_MEAN), requests=_requests(r))
 
 
 def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
@@ -161,16 +172,47 @@ def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
         ranks=len(parts))
 
 
+SINGLE, RUN, CHECKPOINT = "single", "run", "checkpoint"
+
+
+def counted_as(r: SpanRecord) -> str | None:
+    """How a record counts: SINGLE (a usage of its own: a call, an idle period, an aggregate
+    record), RUN (one rank's final run span), CHECKPOINT (counts only when its run span, the
+    parent, is missing), or None (detail: a window, a span whose cost a ledger record holds,
+    a span that is not ours)."""
+    if r.kind not in COUNTED_KINDS or r.attributes.get(c.COST_IN_LEDGER) is True:
+        return None
+    if r.kind == c.KIND_TRAINING_RUN:
+        return CHECKPOINT if r.attributes.get(c.RECORD) == c.RECORD_CHECKPOINT else RUN
+    return SINGLE
+
+
 def usages(records: Iterable[SpanRecord]) -> list[Usage]:
     """Every counted usage, by start time."""
     runs: dict[str, list[SpanRecord]] = {}
     out: list[Usage] = []
+    finals: set[tuple[str, str]] = set()
+    latest: dict[tuple[str, str | None], SpanRecord] = {}  # per run span: its last checkpoint
     for r in records:
-        if r.kind == c.KIND_TRAINING_RUN:
-            run_id = r.attributes.get(c.RUN_ID)
-            runs.setdefault(str(run_id) if run_id else "span:" + r.span_id, []).append(r)
-        elif r.kind in COUNTED_KINDS:
+        how = counted_as(r)
+        if how == RUN:
+            finals.add((r.trace_id, r.span_id))
+            _add_rank(runs, r)
+        elif how == CHECKPOINT:
+            key = (r.trace_id, r.parent_span_id)
+            seen = latest.get(key)
+            if seen is None or (r.end_ns, r.cost_usd) > (seen.end_ns, seen.cost_usd):
+                latest[key] = r
+        elif how == SINGLE:
             out.append(_single(r))
+    for (trace_id, parent), r in latest.items():
+        if parent is None or (trace_id, parent) not in finals:
+            _add_rank(runs, r)
     out.extend(_merge_run(ranks) for ranks in runs.values())
     out.sort(key=lambda u: (u.start_ns, u.end_ns))
     return out
+
+
+def _add_rank(runs: dict[str, list[SpanRecord]], r: SpanRecord) -> None:
+    run_id = r.attributes.get(c.RUN_ID)
+    runs.setdefault(str(run_id) if run_id else "span:" + r.span_id, []).append(r)

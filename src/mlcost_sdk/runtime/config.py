@@ -42,6 +42,8 @@ class Settings:
     dtype: str | None = None
     metric_tag_keys: tuple[str, ...] = ("team", "model", "environment", "cost_center")
     disabled: bool = False
+    aggregate: bool = False  # inference: per-group window records instead of a span per call
+    ledger_window_s: float = 10.0  # aggregate windows and training checkpoints
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -102,7 +104,17 @@ def _from_env() -> Settings:
     interval = _env_float("MLCOST_SAMPLE_INTERVAL_S")
     if interval is not None:
         s = replace(s, sample_interval_s=interval)
+    aggregate = _env_bool("MLCOST_AGGREGATE")
+    if aggregate is not None:
+        s = replace(s, aggregate=aggregate)
+    window = _env_float("MLCOST_LEDGER_WINDOW_S")
+    if window is not None:
+        s = replace(s, ledger_window_s=_window(window))
     return s
+
+
+def _window(seconds: float) -> float:
+    return v.in_range("ledger_window_s", seconds, 0.01, 3600, "seconds")
 
 
 def configure(
@@ -121,6 +133,8 @@ def configure(
     peak_flops_per_s: float | None = None,
     dtype: str | None = None,
     metric_tag_keys: Sequence[str] | None = None,
+    aggregate: bool | None = None,
+    ledger_window_s: float | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
     clock: Clock | None = None,
@@ -131,6 +145,10 @@ def configure(
     them; otherwise mlcost installs SDK providers with ``exporters`` (default: OTLP when
     ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, else the local JSONL file). ``tracer_provider`` /
     ``meter_provider`` route mlcost's telemetry to given providers without touching globals.
+
+    ``aggregate=True``: inference calls are counted in one record per group and window
+    (``ledger_window_s``, default 10 s, also the training checkpoint period) instead of a span
+    each; a span is still made for calls inside a trace the application samples.
     """
     global _settings
     with _lock:
@@ -166,6 +184,12 @@ def configure(
             changes["dtype"] = dtype
         if metric_tag_keys is not None:
             changes["metric_tag_keys"] = tuple(metric_tag_keys)
+        if aggregate is not None:
+            if not isinstance(aggregate, bool):
+                raise InvalidParameterError("aggregate", aggregate, "True or False")
+            changes["aggregate"] = aggregate
+        if ledger_window_s is not None:
+            changes["ledger_window_s"] = _window(ledger_window_s)
         if clock is not None:
             changes["clock"] = clock
         new = replace(base, **changes)
@@ -259,6 +283,11 @@ def flush(timeout_s: float = 10.0) -> None:
     from . import inference
 
     inference.flush_idle()
+    force_flush_providers(timeout_s)
+
+
+def force_flush_providers(timeout_s: float) -> None:
+    """Hand buffered spans and metrics to the exporters, each wait bounded by ``timeout_s``."""
     for provider in {id(p): p for p in (_tracer_provider, _meter_provider, *_owned_providers)
                      if p is not None}.values():
         force = getattr(provider, "force_flush", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ from ._safety import capture_internal_exceptions, record_internal_error
 from .clock import Clock
 from .config import Settings, on_configure, settings, tracer
 from .hardware import Hardware, resolve
+from .ledger import RECORD_NAME, Ledger, LedgerRecord
 from .tags import enforce_required, tag_attributes, validate_tags
 
 P = ParamSpec("P")
@@ -128,6 +130,9 @@ class _Meter:
         self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
         self.hw_attrs = self.hw.attributes(flops=False)
         self.models: set[str] = set()
+        # Aggregate mode's records: one per call group and window, with the window's hardware.
+        self.ledger = Ledger(self._emit_records, window_attributes=self._window_stats)
+        self._window_snap = self.sampler.snapshot()
         self._idle_reported = 0.0
         self._idle_from_ns = self.clock.time_ns()
         self._idle_lock = threading.Lock()
@@ -178,6 +183,20 @@ class _Meter:
             inst.cost.add(delta, _instruments.metric_attributes(
                 c.KIND_IDLE, tags, self.settings.metric_tag_keys))
 
+    def _window_stats(self, start_ns: int, end_ns: int) -> dict[str, Any]:
+        snap = self.sampler.snapshot()
+        stats = self.sampler.between(self._window_snap, snap)
+        self._window_snap = snap
+        return {**self.hw_attrs, c.DURATION_S: (end_ns - start_ns) / 1e9,
+                **stats.attributes(hardware=False)}
+
+    def _emit_records(self, records: list[LedgerRecord]) -> bool:
+        t = tracer()
+        for r in records:
+            t.start_span(RECORD_NAME, attributes=r.attributes,
+                         start_time=r.start_ns).end(end_time=r.end_ns)
+        return True
+
     def summary(self, elapsed_s: float | None = None) -> InferenceSummary:
         if elapsed_s is None:
             elapsed_s = self.allocator.sync()
@@ -191,6 +210,8 @@ class _Meter:
         self._stop.set()
         self._flushed_elapsed = None
         flush_metrics()
+        with capture_internal_exceptions("inference.close_ledger"):
+            self.ledger.close()
         self.flush_idle()
         self.sampler.release()
         return self.summary(self._flushed_elapsed)
@@ -233,10 +254,12 @@ def inference_summary() -> InferenceSummary | None:
 
 
 def flush_idle() -> None:
+    """Hand out everything accrued so far: batched metrics, aggregate records, idle cost."""
     flush_metrics()
     m = _meter
     if m is not None:
         with capture_internal_exceptions("inference.flush_idle"):
+            m.ledger.close()
             m.flush_idle()
 
 
@@ -381,9 +404,14 @@ class InferenceCall(CurrentSpanCall):
         try:  # not capture_internal_exceptions(): a generator context manager costs ~1 us here
             m = _get_meter()
             self._meter = m
-            self._span = tracer().start_span(self._site.name,
-                                             attributes=self._site.start_attributes(m))
-            self._snap = m.sampler.snapshot()
+            site = self._site
+            # Aggregate mode: a span only inside a trace the application samples (its
+            # sampler decided at the root); the ledger carries the cost either way.
+            if not site.aggregate or trace.get_current_span().get_span_context() \
+                    .trace_flags.sampled:
+                self._span = tracer().start_span(site.name,
+                                                 attributes=site.start_attributes(m))
+                self._snap = m.sampler.snapshot()
             self._t0 = m.clock.monotonic()
             self._acc0 = m.allocator.start()
             self._active = True
@@ -402,6 +430,10 @@ class InferenceCall(CurrentSpanCall):
             priced = m.hw.usd_per_hour is not None
             if priced:
                 self._site.metrics.add(cost)
+            if self._site.aggregate:
+                self._count_in_ledger(m, cost if priced else 0.0, exc)
+                if span is trace.INVALID_SPAN:
+                    return
             attrs = m.sampler.between(self._snap, m.sampler.snapshot()).attributes(
                 hardware=False)
             if priced:
@@ -414,6 +446,8 @@ class InferenceCall(CurrentSpanCall):
                 attrs.update(self._flops_attributes(m.clock.monotonic() - self._t0, m.hw))
             if self._extra:
                 attrs.update(self._extra)
+            if self._site.aggregate:
+                attrs[c.COST_IN_LEDGER] = True
             span.set_attributes(attrs)
             if exc is not None and not isinstance(exc, GeneratorExit):
                 span.record_exception(exc)
@@ -425,6 +459,19 @@ class InferenceCall(CurrentSpanCall):
                 span.end()  # whatever failed above, the span is never left open
             except Exception as error:  # noqa: BLE001
                 record_internal_error("inference.end_span", error)
+
+
+    def _count_in_ledger(self, m: _Meter, cost: float, exc: BaseException | None) -> None:
+        extra = self._extra or {}
+        route, method = extra.get(c.HTTP_ROUTE), extra.get(c.HTTP_METHOD)
+        status = extra.get(c.HTTP_STATUS_CODE)
+        failed = (exc is not None and not isinstance(exc, GeneratorExit)) or (
+            isinstance(status, int) and status >= 500)
+        site = self._site
+        m.ledger.add((site, site.generation, route, method),
+                     functools.partial(site.ledger_identity, m, route, method),
+                     cost=cost, requests=1, latency_s=m.clock.monotonic() - self._t0,
+                     error=failed, tokens=self.tokens, samples=self.samples)
 
 
 class _NoopCall:
@@ -467,9 +514,15 @@ class _CallSite:
     configure() changes them. Each call then only allocates an InferenceCall."""
 
     def __init__(self, name: str, model: str | None, tags: Mapping[str, str] | None,
-                 attributes: dict[str, Any] | None = None, params: float | None = None) -> None:
+                 attributes: dict[str, Any] | None = None, params: float | None = None,
+                 aggregate: bool | None = None) -> None:
         if params is not None:
             v.positive("params", params)
+        if aggregate is not None and not isinstance(aggregate, bool):
+            from ..errors import InvalidParameterError
+
+            raise InvalidParameterError("aggregate", aggregate, "True, False or None")
+        self._aggregate = aggregate
         self.name = name
         self.model = model
         self.params = params
@@ -481,6 +534,8 @@ class _CallSite:
 
     def _bind(self, s: Settings) -> None:
         self.disabled = s.disabled
+        self.aggregate = s.aggregate if self._aggregate is None else self._aggregate
+        self.generation = next(_generations)  # a new ledger group after configure()
         merged = {**s.tags, **self._user_tags}
         if self.model is not None and "model" not in merged:
             merged["model"] = self.model
@@ -499,6 +554,16 @@ class _CallSite:
         self._meter = None
         self._settings = s
 
+    def ledger_identity(self, m: _Meter, route: str | None, method: str | None
+                        ) -> dict[str, Any]:
+        """What an aggregate record of this site's calls says about them."""
+        ident = {**self.static, **m.hw_attrs, c.AGGREGATE_NAME: route or self.name}
+        if route:
+            ident[c.HTTP_ROUTE] = route
+        if method:
+            ident[c.HTTP_METHOD] = method
+        return ident
+
     def start_attributes(self, m: _Meter) -> dict[str, Any]:
         if m is not self._meter:
             if self.model is not None:
@@ -516,23 +581,26 @@ class _CallSite:
         return InferenceCall(self)
 
 
+_generations = itertools.count()
 _sites: dict[tuple[Any, ...], _CallSite] = {}
 _MAX_CACHED_SITES = 512
 
 
 def inference(name: str = "inference", *, model: str | None = None,
               tags: dict[str, str] | None = None, params: float | None = None,
-              attributes: dict[str, Any] | None = None) -> InferenceCall | _NoopCall:
-    """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``)."""
+              attributes: dict[str, Any] | None = None,
+              aggregate: bool | None = None) -> InferenceCall | _NoopCall:
+    """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``).
+    ``aggregate`` overrides configure()'s setting for this call site."""
     try:
         key = (name, model, tuple(tags.items()) if tags else None,
-               tuple(attributes.items()) if attributes else None, params)
+               tuple(attributes.items()) if attributes else None, params, aggregate)
         try:
             site, cacheable = _sites.get(key), True
         except TypeError:  # an unhashable value, e.g. a list attribute: valid, just not cached
             site, cacheable = None, False
         if site is None:
-            site = _CallSite(name, model, tags, attributes, params)
+            site = _CallSite(name, model, tags, attributes, params, aggregate)
             if cacheable and len(_sites) < _MAX_CACHED_SITES:
                 _sites[key] = site
         return site.call()
@@ -563,15 +631,18 @@ def track_inference(func: Callable[P, R], /) -> Callable[P, R]: ...
 def track_inference(
     func: None = None, /, *, name: str | None = None, model: str | None = None,
     tags: dict[str, str] | None = None, params: float | None = None,
+    aggregate: bool | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def track_inference(func: Any = None, /, *, name: str | None = None, model: str | None = None,
-                    tags: dict[str, str] | None = None, params: float | None = None) -> Any:
+                    tags: dict[str, str] | None = None, params: float | None = None,
+                    aggregate: bool | None = None) -> Any:
     """Decorator for sync, async, generator and async-generator handlers. A generator's
     request lasts until its last item (streaming responses are costed to the last byte); its
     span is not made current, as the generator's code runs interleaved with its caller's."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        site = _CallSite(name or fn.__qualname__, model, tags, params=params)
+        site = _CallSite(name or fn.__qualname__, model, tags, params=params,
+                         aggregate=aggregate)
 
         if inspect.isasyncgenfunction(fn):
             @functools.wraps(fn)

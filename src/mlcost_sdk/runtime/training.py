@@ -23,7 +23,7 @@ from opentelemetry.trace import Status, StatusCode
 from .. import _validate as v
 from .. import conventions as c
 from ..errors import BudgetExceeded, InvalidParameterError
-from . import _instruments
+from . import _instruments, ledger
 from ._safety import capture_internal_exceptions
 from .config import settings, tracer
 from .hardware import Hardware, resolve
@@ -276,8 +276,9 @@ class TrainingRun:
         self._static_attrs = {c.KIND: c.KIND_TRAINING_RUN, c.RUN_ID: self.run_id,
                               c.RUN_NAME: self.name, **tag_attributes(self._tags),
                               **self._hw.attributes()}
+        self._start_ns = self._clock.time_ns()
         self._span = tracer().start_span(self.name, attributes=self._static_attrs,
-                                         start_time=self._clock.time_ns())
+                                         start_time=self._start_ns)
         self._ctx_token = otel_context.attach(trace.set_span_in_context(self._span))
         t0 = self._clock.monotonic()
         self._t0 = t0
@@ -292,6 +293,25 @@ class TrainingRun:
         self._active = True
         self._slow_at = self._warmup if self._warmup > 0 else 1
         self._progress = ProgressLine.open(self._progress_setting)
+        ledger.track_stretch(self)
+
+    def checkpoint(self) -> None:
+        """Emit the run's cost so far as a ``checkpoint`` record, a child of the run span (the
+        ledger thread calls this every window, so a killed run loses at most one window's
+        cost; reports ignore checkpoints once the run span itself is there)."""
+        if not self._active:
+            return
+        now = self._clock.monotonic()
+        attrs: dict[str, Any] = {
+            **self._static_attrs, **self._extra_attrs, c.RECORD: c.RECORD_CHECKPOINT,
+            c.RECORD_ID: uuid.uuid4().hex, c.DURATION_S: now - self._t0, c.STEPS: self._steps,
+            c.TOKENS: self._tokens, c.SAMPLES: self._samples}
+        if self._hw.usd_per_hour is not None:
+            attrs[c.COST_USD] = self._hw.usd_per_second * (now - self._t0)
+        span = tracer().start_span(ledger.CHECKPOINT_NAME, attributes=attrs,
+                                   context=trace.set_span_in_context(self._span),
+                                   start_time=self._start_ns)
+        span.end(end_time=max(self._start_ns, self._clock.time_ns()))
 
     @property
     def _windowed(self) -> bool:
@@ -464,6 +484,7 @@ class TrainingRun:
 
     # ---- the end ----------------------------------------------------------------------------
     def _end(self, exc: BaseException | None) -> None:
+        ledger.untrack_stretch(self)
         self._active = False
         self._ending_error = exc
         self._slow_at = 1 << 62
