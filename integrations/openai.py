@@ -31,8 +31,7 @@ from opentelemetry import trace
 
 from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_internal_error
-from mlcost_sdk.runtime.llm import LlmCall, check_prices
-from mlcost_sdk.runtime.tags import validate_tags
+from mlcost_sdk.runtime.llm import LlmCall, LlmSite
 
 __all__ = ["instrument", "uninstrument"]
 
@@ -48,9 +47,7 @@ _ENDPOINTS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class _Options:
-    provider: str
-    tags: dict[str, str]
-    prices: dict[str, float | None]
+    site: LlmSite  # provider, tags and prices, bound once per client endpoint
     inject_stream_usage: bool
 
 
@@ -67,15 +64,14 @@ def instrument(client: Client, *, provider: str = "openai", tags: Mapping[str, s
     if not isinstance(client, openai.OpenAI | openai.AsyncOpenAI):
         raise InvalidParameterError("client", type(client).__name__,
                                     "an openai.OpenAI or openai.AsyncOpenAI instance")
-    prices = {"input_usd_per_1k": input_usd_per_1k, "output_usd_per_1k": output_usd_per_1k,
-              "cached_input_usd_per_1k": cached_input_usd_per_1k}
-    check_prices(input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k)
-    opts = _Options(provider, validate_tags(tags, "instrument(tags)"), prices,
-                    inject_stream_usage)
     wrap = _async_create if isinstance(client, openai.AsyncOpenAI) else _sync_create
-    for resource, operation, streams in _resources(client):
+    sites = [(resource, streams, LlmSite(  # all checked before anything is wrapped
+        provider=provider, operation=operation, tags=tags, input_usd_per_1k=input_usd_per_1k,
+        output_usd_per_1k=output_usd_per_1k, cached_input_usd_per_1k=cached_input_usd_per_1k))
+        for resource, operation, streams in _resources(client)]
+    for resource, streams, site in sites:
         if "create" not in vars(resource):  # already ours otherwise
-            resource.create = wrap(resource.create, operation, streams, opts)
+            resource.create = wrap(resource.create, streams, _Options(site, inject_stream_usage))
     return client
 
 
@@ -92,13 +88,12 @@ def _resources(client: Any) -> Iterator[tuple[Any, str, bool]]:
         yield resource, operation, streams
 
 
-def _begin(opts: _Options, operation: str, streams: bool,
+def _begin(opts: _Options, streams: bool,
            kwargs: dict[str, Any]) -> tuple[LlmCall | None, bool]:
     """The started call (None if mlcost cannot start one) and whether a usage chunk was asked
     for on the caller's behalf (and must be kept from them). May add stream_options."""
     try:
-        call = LlmCall(provider=opts.provider, model=str(kwargs.get("model")),
-                       operation=operation, tags=opts.tags, **opts.prices).start()
+        call = LlmCall(opts.site, str(kwargs.get("model"))).start()
     except Exception as exc:  # noqa: BLE001 - e.g. a required tag missing in 'error' mode
         record_internal_error("openai.call", exc)
         return None, False
@@ -117,12 +112,8 @@ def _read_usage(call: LlmCall, response: Any) -> bool:
     usage = getattr(response, "usage", None)
     if usage is None:
         return False
-    with capture_internal_exceptions("openai.usage"):
-        details = getattr(usage, "prompt_tokens_details", None)
-        call.set_usage(int(getattr(usage, "prompt_tokens", None) or 0),
-                       int(getattr(usage, "completion_tokens", None) or 0),
-                       int(getattr(details, "cached_tokens", None) or 0),
-                       getattr(response, "model", None))
+    with capture_internal_exceptions("openai.usage"):  # cached and reasoning tokens included
+        call.set_usage(usage=usage, response_model=getattr(response, "model", None))
     return not getattr(response, "choices", None)
 
 
@@ -132,11 +123,10 @@ def _current(call: LlmCall) -> Any:
                           set_status_on_exception=False)
 
 
-def _sync_create(create: Callable[..., Any], operation: str, streams: bool,
-                 opts: _Options) -> Callable[..., Any]:
+def _sync_create(create: Callable[..., Any], streams: bool, opts: _Options) -> Callable[..., Any]:
     @functools.wraps(create)
     def create_costed(*args: Any, **kwargs: Any) -> Any:
-        call, injected = _begin(opts, operation, streams, kwargs)
+        call, injected = _begin(opts, streams, kwargs)
         if call is None:
             return create(*args, **kwargs)
         try:
@@ -154,11 +144,11 @@ def _sync_create(create: Callable[..., Any], operation: str, streams: bool,
     return create_costed
 
 
-def _async_create(create: Callable[..., Awaitable[Any]], operation: str, streams: bool,
+def _async_create(create: Callable[..., Awaitable[Any]], streams: bool,
                   opts: _Options) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(create)
     async def create_costed(*args: Any, **kwargs: Any) -> Any:
-        call, injected = _begin(opts, operation, streams, kwargs)
+        call, injected = _begin(opts, streams, kwargs)
         if call is None:
             return await create(*args, **kwargs)
         try:

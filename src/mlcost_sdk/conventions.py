@@ -195,6 +195,19 @@ GEN_AI_OUTPUT_TOKENS: Final = _attr("gen_ai.usage.output_tokens", "int", "{token
                                     "output tokens", semconv=True)
 GEN_AI_CACHED_INPUT_TOKENS: Final = _attr("gen_ai.usage.cache_read.input_tokens", "int",
                                           "{token}", "input tokens read from cache", semconv=True)
+GEN_AI_CACHE_CREATION_INPUT_TOKENS: Final = _attr(
+    "gen_ai.usage.cache_creation.input_tokens", "int", "{token}",
+    "input tokens written to the cache (part of the input tokens)", semconv=True)
+GEN_AI_REASONING_OUTPUT_TOKENS: Final = _attr(
+    "gen_ai.usage.reasoning.output_tokens", "int", "{token}",
+    "reasoning tokens (part of the output tokens)", semconv=True)
+
+# --- errors (semantic conventions): the type only; messages are opt-in --------------------------
+ERROR_TYPE: Final = _attr("error.type", "string", "", "class of the error that ended the call",
+                          semconv=True)
+EXCEPTION_TYPE: Final = _attr("exception.type", "string", "",
+                              "on the exception event; message and stack trace only when "
+                              "record_exception_details is set", semconv=True)
 
 # --- HTTP semantic conventions (server integrations) ----------------------------------------
 HTTP_ROUTE: Final = _attr("http.route", "string", "", "route template", semconv=True)

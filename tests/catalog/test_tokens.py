@@ -7,8 +7,11 @@ from typing import Any
 import genai_prices
 import pytest
 from genai_prices import Usage, calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlcost_sdk.catalog import llm_cost, token_price
+from mlcost_sdk.costmodel.llm import CACHE_WRITE_MULTIPLIER, TokenUsage, token_cost
 from mlcost_sdk.errors import InvalidParameterError
 
 
@@ -72,3 +75,52 @@ def test_bad_token_counts(kwargs: dict[str, Any], parameter: str) -> None:
     with pytest.raises(InvalidParameterError) as err:
         llm_cost("gpt-4o", None, **kwargs)
     assert err.value.parameter == parameter
+
+
+def _token_priced_models() -> list[tuple[str, str]]:
+    """Every (provider, model) of the bundled data that genai-prices finds by its own id (other
+    units — searches, audio, pages — cost nothing at zero use on both sides)."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    return [(p.id, m.id) for p in get_snapshot().providers for m in p.models
+            if token_price(m.id, p.id) is not None]
+
+
+MODELS = _token_priced_models()
+
+
+@settings(max_examples=300, deadline=None)
+@given(pick=st.integers(0, len(MODELS) - 1), inputs=st.integers(0, 2_000_000),
+       read=st.floats(0, 1), write=st.floats(0, 1), outputs=st.integers(0, 100_000),
+       reasoning=st.floats(0, 1))
+def test_the_cost_models_formula_agrees_with_genai_prices_on_every_model(
+        pick: int, inputs: int, read: float, write: float, outputs: int,
+        reasoning: float) -> None:
+    provider, model = MODELS[pick]
+    cached = int(inputs * read)
+    written = int((inputs - cached) * write)
+    thought = int(outputs * reasoning)
+    price = token_price(model, provider)
+    assert price is not None
+    if price.cache_write_usd_per_token is None:
+        written = 0  # where genai-prices has no write price, mlcost bills 1.25x input (below)
+    usage = TokenUsage.of(input_tokens=inputs, output_tokens=outputs, cached_input_tokens=cached,
+                          cache_creation_input_tokens=written, reasoning_tokens=thought)
+    ref = calc_price(Usage(input_tokens=inputs, output_tokens=outputs, cache_read_tokens=cached,
+                           cache_write_tokens=written, output_reasoning_tokens=thought),
+                     model, provider_id=provider)
+    assert token_cost(price, usage).total_usd == pytest.approx(float(ref.total_price),
+                                                               rel=1e-9, abs=1e-15)
+
+
+def test_a_model_without_a_cache_write_price_bills_writes_at_one_and_a_quarter_input() -> None:
+    price = token_price("gpt-4o", "openai")
+    assert price is not None and price.cache_write_usd_per_token is None
+    usage = TokenUsage.of(input_tokens=1_000, output_tokens=0, cache_creation_input_tokens=1_000)
+    assert token_cost(price, usage).input_usd == pytest.approx(
+        1_000 * CACHE_WRITE_MULTIPLIER * price.input_usd_per_token)
+
+
+def test_prices_are_looked_up_once_per_provider_model_and_data_version() -> None:
+    assert token_price("gpt-4o", "openai") is token_price("gpt-4o", "openai")
+    assert token_price("grok-3", "x_ai") is token_price("grok-3", "xai") is not None

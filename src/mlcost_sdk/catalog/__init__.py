@@ -18,7 +18,7 @@ from .accelerators import (
 from .cpu import CpuPeak, cpu_peak
 from .instances import Instance, all_instances, lookup_instance, register_instance, require_instance
 from .overrides import load_overrides
-from .tokens import LlmCost, TokenPrice, llm_cost, token_price
+from .tokens import LlmCost, TokenPrice, llm_cost, provider_name, token_price
 
 __all__ = [
     "DTYPES",
@@ -32,6 +32,7 @@ __all__ = [
     "all_instances",
     "cpu_peak",
     "llm_cost",
+    "provider_name",
     "load_overrides",
     "lookup_accelerator",
     "lookup_instance",

@@ -19,7 +19,16 @@ from .hidden import (
     estimate_transfer,
 )
 from .inference import InferenceEstimate, cost_per_request, estimate_inference, instances_needed
-from .llm import LLM_MONTH_DAYS, LlmEstimate, estimate_llm
+from .llm import (
+    CACHE_WRITE_MULTIPLIER,
+    LLM_MONTH_DAYS,
+    LlmEstimate,
+    TokenCost,
+    TokenUsage,
+    estimate_llm,
+    token_cost,
+)
+from .llm_usage import usage_from
 from .scenarios import Scenarios, around, three_scenarios
 from .tco import TcoEstimate, estimate_tco
 from .training import TrainingEstimate, estimate_training, training_flops
@@ -33,6 +42,7 @@ from .unit import (
 
 __all__ = [
     "BYTES_PER_GB",
+    "CACHE_WRITE_MULTIPLIER",
     "LLM_MONTH_DAYS",
     "MONTH_HOURS",
     "OBJECT_STORAGE_USD_PER_GB_MONTH",
@@ -43,6 +53,8 @@ __all__ = [
     "Scenarios",
     "StorageEstimate",
     "TcoEstimate",
+    "TokenCost",
+    "TokenUsage",
     "TrainingEstimate",
     "TransferEstimate",
     "UnitEconomics",
@@ -61,5 +73,7 @@ __all__ = [
     "gross_margin",
     "instances_needed",
     "three_scenarios",
+    "token_cost",
     "training_flops",
+    "usage_from",
 ]

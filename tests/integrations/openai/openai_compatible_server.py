@@ -1,8 +1,10 @@
 """A small OpenAI-compatible HTTP API (chat completions, plain and SSE-streamed; completions;
 embeddings) for the real ``openai`` client to talk to, served by uvicorn on 127.0.0.1.
 
-It echoes the prompt; token counts are words, cached tokens half the prompt. Each exchange is
-appended to ``log`` as (request body, usage sent) so tests compare spans with what was sent.
+It echoes the prompt; token counts are words, cached tokens half the prompt, reasoning tokens
+half the completion for a model named ``*reasoner*``. Model ``rejects-prompt`` answers 400 with
+the prompt quoted in the error, as real APIs do. Each exchange is appended to ``log`` as
+(request body, usage sent) so tests compare spans with what was sent.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from starlette.routing import Route
 Log = list[tuple[dict[str, Any], dict[str, Any] | None]]
 
 
-def _usage(prompt: str, completion: str) -> dict[str, Any]:
+def _usage(prompt: str, completion: str, reasoning: bool = False) -> dict[str, Any]:
     n_in, n_out = len(prompt.split()), len(completion.split())
-    return {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out,
-            "prompt_tokens_details": {"cached_tokens": n_in // 2}}
+    usage = {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out,
+             "prompt_tokens_details": {"cached_tokens": n_in // 2}}
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": n_out // 2}
+    return usage
 
 
 def _sse(payload: dict[str, Any]) -> str:
@@ -37,8 +42,12 @@ def make_app(log: Log) -> Starlette:
             return JSONResponse({"error": {"message": "model crashed", "type": "server_error"}},
                                 status_code=500)
         prompt = " ".join(m["content"] for m in body["messages"])
+        if body["model"] == "rejects-prompt":
+            log.append((body, None))
+            return JSONResponse({"error": {"message": f"Invalid prompt: {prompt!r}",
+                                           "type": "invalid_request_error"}}, status_code=400)
         words = ["echo:", *prompt.split()]
-        usage = _usage(prompt, " ".join(words))
+        usage = _usage(prompt, " ".join(words), "reasoner" in body["model"])
         head = {"id": "chatcmpl-1", "created": 1, "model": f"{body['model']}-2024-07-18"}
         if not body.get("stream"):
             log.append((body, usage))

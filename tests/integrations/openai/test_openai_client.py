@@ -172,6 +172,31 @@ def test_api_errors_pass_through_untouched(cap: Capture, server: tuple[str, Log]
     assert span.attributes[c.PRICE_SOURCE] == "none"
 
 
+def test_a_400_that_quotes_the_prompt_leaks_nothing_into_the_span(
+        cap: Capture, server: tuple[str, Log]) -> None:
+    secret = "patient 4111-1111-1111-1111 has"
+    messages = [{"role": "user", "content": f"{secret} what condition"}]
+    with pytest.raises(openai.BadRequestError) as info:
+        _client(server).chat.completions.create(model="rejects-prompt", messages=messages)
+    assert secret in str(info.value)  # the caller still gets the whole error
+    span = cap.span(c.KIND_LLM_CALL)
+    assert "4111" not in span.to_json()
+    assert span.attributes[c.ERROR_TYPE] == "BadRequestError"
+    assert span.attributes[c.HTTP_STATUS_CODE] == 400
+    assert [dict(e.attributes or {}) for e in span.events] == [
+        {c.EXCEPTION_TYPE: "BadRequestError"}]
+
+
+def test_reasoning_tokens_are_read_emitted_and_priced_as_output(
+        cap: Capture, server: tuple[str, Log], log: Log) -> None:
+    _client(server).chat.completions.create(model="my-reasoner", messages=MESSAGES)
+    usage = log[0][1] or {}
+    attrs = cap.span(c.KIND_LLM_CALL).attributes
+    assert attrs[c.GEN_AI_REASONING_OUTPUT_TOKENS] == \
+        usage["completion_tokens_details"]["reasoning_tokens"] > 0
+    _assert_costed(cap.span(c.KIND_LLM_CALL), usage)
+
+
 def test_calls_nest_under_the_current_span(cap: Capture, server: tuple[str, Log]) -> None:
     client = _client(server)
     with mlcost.inference("rag", model="retriever"):
