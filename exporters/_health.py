@@ -7,6 +7,13 @@ worker thread) and adds what it lacks:
   ``max_queue_size`` spans wait for the exporter; beyond that the new span is dropped and
   counted (the SDK would silently evict the oldest instead);
 - failed exports (FAILURE or an exception) are counted span by span;
+- dollars are never dropped, only detail: the cost of every span it sheds (queue full, export
+  failed) goes into this processor's own *shed ledger* (``mlcost_sdk.runtime.ledger``), whose
+  aggregate records (count, cost, dropped-span count per group and window) are handed back to
+  this processor only, so another exporter that did deliver the span never counts it twice.
+  Records that carry cost (ledger records, training run spans and checkpoints) are never shed
+  for queue_full: they have ``LEDGER_HEADROOM`` places past the bound; a shed ledger that
+  finds no room keeps its buckets and merges the next window into them;
 - ``force_flush`` and ``shutdown`` return within their timeout even when the collector hangs:
   the blocking work runs on a helper thread (at most one at a time), and the caller stops
   waiting.
@@ -24,16 +31,24 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 
 from mlcost_sdk import _validate as v
+from mlcost_sdk import conventions as c
+from mlcost_sdk._version import __version__
+from mlcost_sdk.runtime.ledger import RECORD_NAME, Ledger, LedgerRecord, absorb, carries_cost
 
 logger = logging.getLogger("mlcost_sdk")
 
 DEFAULT_MAX_QUEUE_SIZE = 2048
 DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+LEDGER_HEADROOM = 1024  # queue places past max_queue_size only cost-carrying records may take
 
 # Reasons a span can be lost on the way out.
 QUEUE_FULL = "queue_full"
@@ -68,9 +83,11 @@ def _count_drop(reason: str, n: int, exporter: SpanExporter) -> None:
 class _CountingExporter(SpanExporter):
     """Tells the processor when a batch leaves the queue, and counts what fails to export."""
 
-    def __init__(self, inner: SpanExporter, on_handed: Callable[[int], None]) -> None:
+    def __init__(self, inner: SpanExporter, on_handed: Callable[[int], None],
+                 on_failed: Callable[[Sequence[ReadableSpan]], None]) -> None:
         self.inner = inner
         self._on_handed = on_handed
+        self._on_failed = on_failed
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self._on_handed(len(spans))
@@ -81,6 +98,7 @@ class _CountingExporter(SpanExporter):
             result = SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             _count_drop(EXPORT_FAILED, len(spans), self.inner)
+            self._on_failed(spans)
         return result
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -108,10 +126,12 @@ class CountingBatchSpanProcessor(SpanProcessor):
         self._pending = 0  # admitted spans not yet handed to the exporter (queue + popping)
         self._pid = os.getpid()
         self._is_shut_down = False
+        self._batch_done = False  # its queue is gone: nothing handed to it is exported
         self._helper: threading.Thread | None = None
+        self._shed = Ledger(self._inject)
         self._batch = BatchSpanProcessor(
-            _CountingExporter(exporter, self._handed),
-            max_queue_size=max_queue_size,
+            _CountingExporter(exporter, self._handed, self._shed_all),
+            max_queue_size=max_queue_size + LEDGER_HEADROOM,
             schedule_delay_millis=schedule_delay_millis,
             max_export_batch_size=min(max_export_batch_size, max_queue_size))
 
@@ -132,12 +152,43 @@ class CountingBatchSpanProcessor(SpanProcessor):
                 self._pid, self._pending = os.getpid(), 0
             reason = AFTER_SHUTDOWN if self._is_shut_down else (
                 QUEUE_FULL if self._pending >= self.max_queue_size else None)
+            if reason is QUEUE_FULL and self._pending < self.max_queue_size + LEDGER_HEADROOM \
+                    and carries_cost(span.attributes or {}):
+                reason = None
             if reason is None:
                 self._pending += 1
         if reason is not None:
             _count_drop(reason, 1, self.exporter)
+            if reason is QUEUE_FULL:
+                self._shed_one(span)
             return
         self._batch.on_end(span)
+
+    def _shed_one(self, span: ReadableSpan) -> None:
+        """Put a span's cost into the shed ledger (never raises: this runs in the app)."""
+        try:
+            absorb(self._shed, span.name, span.attributes or {}, span.start_time or 0,
+                   span.end_time or 0, span.status.status_code is StatusCode.ERROR,
+                   span.resource)
+        except Exception:  # noqa: BLE001
+            logger.debug("mlcost: could not carry a shed span's cost", exc_info=True)
+
+    def _shed_all(self, spans: Sequence[ReadableSpan]) -> None:
+        for span in spans:
+            self._shed_one(span)
+
+    def _inject(self, records: list[LedgerRecord]) -> bool:
+        """Hand the shed ledger's records to this processor's queue, past the bound."""
+        with self._lock:
+            if self._batch_done:
+                _count_drop(AFTER_SHUTDOWN, len(records), self.exporter)
+                return True
+            if self._pending + len(records) > self.max_queue_size + LEDGER_HEADROOM:
+                return False  # the ledger keeps them and merges the next window in
+            self._pending += len(records)
+        for record in records:
+            self._batch.on_end(_record_span(record))
+        return True
 
     def _handed(self, n: int) -> None:
         with self._lock:
@@ -152,9 +203,11 @@ class CountingBatchSpanProcessor(SpanProcessor):
             if self._is_shut_down:
                 return
             self._is_shut_down = True
+        self._shed.close()  # the last window of shed cost goes out with the final flush
         self._run_bounded(self._batch.shutdown, self._shutdown_timeout_s)
         with self._lock:  # what never reached the exporter is lost: count it
             left, self._pending = self._pending, 0
+            self._batch_done = True
         if left:
             _count_drop(AFTER_SHUTDOWN, left, self.exporter)
 
@@ -182,6 +235,21 @@ class CountingBatchSpanProcessor(SpanProcessor):
                 return False
             if mine:
                 return True
+
+
+_ids = RandomIdGenerator()
+_SCOPE = InstrumentationScope(c.INSTRUMENTATION_SCOPE, __version__)
+
+
+def _record_span(record: LedgerRecord) -> ReadableSpan:
+    """A shed-ledger record as a finished span of its own trace."""
+    context = SpanContext(_ids.generate_trace_id(), _ids.generate_span_id(), is_remote=False,
+                          trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    resource = record.resource if isinstance(record.resource, Resource) \
+        else Resource.get_empty()
+    return ReadableSpan(RECORD_NAME, context=context, resource=resource,
+                        attributes=record.attributes, start_time=record.start_ns,
+                        end_time=record.end_ns, instrumentation_scope=_SCOPE)
 
 
 def span_processor(exporter: SpanExporter, *, max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,

@@ -239,6 +239,60 @@ def _merge(into: Bucket, b: Bucket) -> None:
             into.end_ns = bound if into.end_ns is None else max(into.end_ns, bound)
 
 
+# ---- carrying the cost of spans that could not be delivered --------------------------------
+_CARRIED_KINDS = frozenset((c.KIND_INFERENCE, c.KIND_LLM_CALL, c.KIND_IDLE))
+_REQUEST_KINDS = frozenset((c.KIND_INFERENCE, c.KIND_LLM_CALL))
+# What a record says about the spans it carries: their group.
+_IDENTITY = (c.KIND, c.MODEL, c.HTTP_ROUTE, c.HTTP_METHOD, c.PRICE_USD_PER_HOUR, c.PRICE_SOURCE,
+             c.HW_KIND, c.HW_COUNT, c.HW_MODEL, c.GEN_AI_PROVIDER_NAME, c.GEN_AI_REQUEST_MODEL,
+             c.GEN_AI_RESPONSE_MODEL, c.DEPLOYMENT_ENVIRONMENT, c.AGGREGATE_NAME)
+
+
+def carries_cost(attributes: Mapping[str, Any]) -> bool:
+    """Records a span processor must not shed for a full queue: ledger records and run
+    spans (one per run; their cost is in no other record)."""
+    return attributes.get(c.RECORD) is not None or attributes.get(c.KIND) == c.KIND_TRAINING_RUN
+
+
+def _int(attributes: Mapping[str, Any], name: str) -> int:
+    value = attributes.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def absorb(book: Ledger, name: str, attributes: Mapping[str, Any], start_ns: int, end_ns: int,
+           failed: bool, resource: Any) -> None:
+    """Carry the cost of a span that will not be delivered (or of an aggregate record, merged
+    back) in ``book``. Spans whose cost is elsewhere are left: windows, run spans and
+    checkpoints (never shed for a full queue), spans marked in_ledger, spans not ours."""
+    kind = attributes.get(c.KIND)
+    if kind not in _CARRIED_KINDS or attributes.get(c.COST_IN_LEDGER) is True:
+        return
+    cost = attributes.get(c.COST_USD)
+    cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
+    ident = {k: attributes[k] for k in _IDENTITY if k in attributes}
+    ident.update((k, v) for k, v in attributes.items() if k.startswith(c.TAG_PREFIX))
+    ident.setdefault(c.AGGREGATE_NAME, name)
+    try:
+        key: Hashable = (id(resource), tuple(sorted(ident.items())))
+        hash(key)
+    except TypeError:  # a list-valued attribute: group by kind alone
+        key, ident = (id(resource), kind), {c.KIND: kind, c.AGGREGATE_NAME: name}
+    span_ns = (start_ns, max(start_ns, end_ns))
+    if attributes.get(c.RECORD) == c.RECORD_AGGREGATE:
+        book.add(key, lambda: ident, cost=cost, count=_int(attributes, c.AGGREGATE_COUNT),
+                 requests=_int(attributes, c.REQUESTS), errors=_int(attributes, c.ERRORS),
+                 dropped=_int(attributes, c.SPANS_DROPPED), tokens=_int(attributes, c.TOKENS),
+                 samples=_int(attributes, c.SAMPLES), span_ns=span_ns, resource=resource)
+        return
+    request = kind in _REQUEST_KINDS
+    tokens = _int(attributes, c.TOKENS) or (
+        _int(attributes, c.GEN_AI_INPUT_TOKENS) + _int(attributes, c.GEN_AI_OUTPUT_TOKENS))
+    book.add(key, lambda: ident, cost=cost, requests=1 if request else 0,
+             latency_s=(end_ns - start_ns) / 1e9 if request else None, error=failed,
+             dropped=1, tokens=tokens, samples=_int(attributes, c.SAMPLES), span_ns=span_ns,
+             resource=resource)
+
+
 class Stretch(Protocol):
     """Something that accrues cost over time (a training run): checkpointed every window."""
 
