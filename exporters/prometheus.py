@@ -3,8 +3,10 @@
 Names as Prometheus sees them (the exporter's OTel-to-Prometheus translation): dots become
 underscores, a unit in braces is an annotation and dropped, counters get ``_total``. So the
 ``mlcost.cost`` counter (unit ``{USD}``) is scraped as ``mlcost_cost_total``, with
-``mlcost_kind`` and the tag keys as labels, and the request-cost histogram as
-``mlcost_request_cost_bucket/_sum/_count``.
+``mlcost_kind`` and the tag keys as labels, and ``mlcost.request.count`` as
+``mlcost_request_count_total``. Both are read at scrape time, so a scrape sees the cost up to
+that moment, idle included. The ``otel_scope_*`` labels (the same on every mlcost series) are
+left out.
 
 Each endpoint has its own registry, so two endpoints (or an application's own
 prometheus_client metrics) never mix, and it stops serving when its reader shuts down.
@@ -58,7 +60,7 @@ def start_prometheus_endpoint(port: int = DEFAULT_PORT, addr: str = "127.0.0.1")
                 closer.join(timeout=2.0)
 
     registry = CollectorRegistry()
-    reader = ServedPrometheusReader(registry=registry)
+    reader = ServedPrometheusReader(registry=registry, scope_info_enabled=False)
     try:
         reader.server, _ = start_http_server(port, addr=addr, registry=registry)
     except OSError as exc:

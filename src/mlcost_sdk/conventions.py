@@ -233,8 +233,12 @@ RECORD_CHECKPOINT: Final = "checkpoint"
 # --- metrics --------------------------------------------------------------------------------
 METRIC_COST: Final = _metric("mlcost.cost", "counter", "{USD}",
                              "cost by mlcost.kind (idle included) and low-cardinality tags")
-METRIC_REQUEST_COST: Final = _metric("mlcost.request.cost", "histogram", "{USD}",
-                                     "cost per inference request")
+METRIC_REQUESTS: Final = _metric("mlcost.request.count", "counter", "{request}",
+                                 "requests served (inference) or made (llm_call), by the same "
+                                 "attributes as mlcost.cost: cost per request is their ratio")
+METRIC_OVERFLOW: Final = _attr("otel.metric.overflow", "boolean", "",
+                               "the metric attribute sets past mlcost's limit (1,024), together",
+                               semconv=True)
 METRIC_GPU_UTILIZATION: Final = _metric("hw.gpu.utilization", "gauge", "1",
                                         "fraction of time a kernel ran (NVML)", semconv=True)
 METRIC_GPU_MEMORY_USAGE: Final = _metric("hw.gpu.memory.usage", "updowncounter", "By",

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from . import conventions as c
-from .runtime import config, inference
+from .runtime import _instruments, config, inference
 
 
 class Capture:
@@ -76,6 +76,7 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
              config._meter)
     inference._shutdown_meter()
     config._reset_for_tests()
+    _instruments.clear_for_tests()  # the fresh meter provider starts from zero
     try:
         config.configure(tracer_provider=cap.tracer_provider, meter_provider=cap.meter_provider,
                          **configure_kwargs)
@@ -86,6 +87,4 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
         (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
          config._meter) = saved
         if config._meter is not None:
-            from .runtime import _instruments
-
             _instruments.reset(config._meter)

@@ -104,3 +104,62 @@ def test_runtime_cost_counter_through_the_environment(prometheus: Prometheus,
     finally:
         proc.communicate(input="", timeout=60)
     assert proc.returncode == 0
+
+
+_SERVING = textwrap.dedent("""
+    import sys
+    import mlcost_sdk as mlcost
+
+    mlcost.configure(idle_flush_s=3600)  # no idle span, no flush while the test looks
+
+    @mlcost.track_inference(model="m")
+    def predict(x):
+        return x
+
+    for i in range(20):
+        predict(i)
+    print("served", flush=True)
+    sys.stdin.read()  # idle until the test has seen the scrapes
+""")
+
+
+def test_a_scrape_between_flushes_sees_the_idle_cost_so_far(prometheus: Prometheus,
+                                                            tmp_path: Path) -> None:
+    """A model server that has gone idle: with no idle span flushed yet, every scrape still
+    sees the idle cost up to its moment, growing; the labels carry no otel_scope_* noise."""
+    spans = tmp_path / "spans.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
+    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
+                "MLCOST_SPANS_PATH": str(spans), "MLCOST_PRICE_USD_PER_HOUR": "3.6",
+                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    proc = subprocess.Popen([sys.executable, "-c", _SERVING], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "served", proc.communicate(timeout=30)[1][-4000:]
+        idle = f'{COST_SERIES}{{mlcost_kind="idle"}}'
+
+        def idle_value(above: float) -> tuple[float, dict[str, str]]:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                result = query(prometheus, idle)
+                if result and float(result[0]["value"][1]) > above:
+                    return float(result[0]["value"][1]), result[0]["metric"]
+                time.sleep(0.5)
+            raise AssertionError(f"{idle} never rose above {above}: {query(prometheus, idle)}")
+
+        first, labels = idle_value(0.0)
+        second, _ = idle_value(first)  # a later scrape, a larger running total
+        assert second > first > 0
+        assert labels["mlcost_tag_team"] == "search" and labels["mlcost_tag_model"] == "m"
+        assert not [k for k in labels if k.startswith("otel_scope")], labels
+        requests = query(prometheus, 'mlcost_request_count_total{mlcost_kind="inference"}')
+        assert float(requests[0]["value"][1]) == 20
+        served = query(prometheus, f'{COST_SERIES}{{mlcost_kind="inference"}}')
+        assert float(served[0]["value"][1]) > 0
+        idle_spans = [line for line in spans.read_text().splitlines() if '"idle"' in line] \
+            if spans.exists() else []
+        assert idle_spans == []  # what the scrapes saw came from no flush
+    finally:
+        proc.communicate(input="", timeout=60)
+    assert proc.returncode == 0

@@ -149,15 +149,40 @@ def test_async_context_manager_and_nesting_under_current_span(cap: Capture) -> N
     assert span.attributes[c.TOKENS] == 7
 
 
-def test_request_cost_histogram_and_idle_metric(cap: Capture) -> None:
+def test_request_count_and_cost_metrics_match_the_spans(cap: Capture) -> None:
     for _ in range(3):
         with mlcost.inference("p"):
             pass
     inf._shutdown_meter()
-    hist = cap.metric_points(c.METRIC_REQUEST_COST)
-    assert sum(p.count for p in hist) == 3
-    kinds = {p.attributes[c.KIND] for p in cap.metric_points(c.METRIC_COST)}
-    assert kinds == {c.KIND_INFERENCE, c.KIND_IDLE}
+    [count] = cap.metric_points(c.METRIC_REQUESTS)
+    assert count.value == 3 and count.attributes[c.KIND] == c.KIND_INFERENCE
+    cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}
+    assert cost[c.KIND_INFERENCE] == pytest.approx(math.fsum(_costs(cap, c.KIND_INFERENCE)),
+                                                   rel=1e-12)
+    assert cost[c.KIND_IDLE] == pytest.approx(math.fsum(_costs(cap, c.KIND_IDLE)), rel=1e-12)
+
+
+def test_a_collection_at_any_moment_sees_the_cost_up_to_that_moment() -> None:
+    """No idle flush in between: the idle cost is read from the allocator when collected."""
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=3600.0, clock=clock, idle_flush_s=3600) as cap:
+        with mlcost.inference("p"):  # $1 per second
+            clock.advance(2.0)
+        clock.advance(5.0)
+        cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}
+        assert cost == {c.KIND_INFERENCE: pytest.approx(2.0), c.KIND_IDLE: pytest.approx(5.0)}
+        assert cap.spans(c.KIND_IDLE) == []  # nothing flushed: the metric did not wait for it
+        clock.advance(1.0)
+        cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}
+        assert cost[c.KIND_IDLE] == pytest.approx(6.0)
+        with mlcost.training_run("t", tags={"experiment_id": "e"}):
+            clock.advance(4.0)  # no step: the slow path never runs
+            cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}
+            assert cost[c.KIND_TRAINING_RUN] == pytest.approx(4.0)
+            clock.advance(1.0)
+        run_cost = cap.span(c.KIND_TRAINING_RUN).attributes[c.COST_USD]
+        cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}
+        assert cost[c.KIND_TRAINING_RUN] == pytest.approx(run_cost, rel=1e-12)
 
 
 def test_idle_spans_are_emitted_periodically_by_a_background_thread() -> None:

@@ -1,27 +1,106 @@
-"""The metric instruments, created once per meter."""
+"""The metric instruments, and the running totals they read at collection time.
+
+Costs are summed here, in process, per metric attribute set; OpenTelemetry reads the totals
+when it collects (a Prometheus scrape, a periodic export). So a request costs one short locked
+addition instead of SDK metric calls, and a collection at any moment sees the cost up to that
+moment: before reading, every live source (the inference meter's idle time, a training run in
+progress) brings its share up to now.
+"""
 
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from .. import conventions as c
 from ._safety import capture_internal_exceptions
 
-# A request costs from fractions of a micro-dollar to dollars: 1-2.5-5 steps per decade.
-REQUEST_COST_BUCKETS_USD = [m * 10.0**e for e in range(-9, 1) for m in (1.0, 2.5, 5.0)]
+_MAX_SERIES = 1024  # metric attributes are low-cardinality by design; past this, one overflow set
+
+
+class Series:
+    """The cumulative cost and request count of one metric attribute set."""
+
+    __slots__ = ("attributes", "usd", "count")
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.attributes = attributes
+        self.usd = 0.0
+        self.count = 0
+
+
+# One lock for every series: taken per request (uncontended it costs ~0.1 us) and by the
+# collection, which must see each live source's fold and the totals at one instant. Reentrant:
+# a fold may look up its series.
+lock = threading.RLock()
+_series: dict[tuple[tuple[str, Any], ...], Series] = {}
+_live: dict[int, Callable[[], None]] = {}
+
+
+def series(kind: str, tags: dict[str, str], keys: tuple[str, ...]) -> Series:
+    """The series for this kind and these tags (created once; later calls return it)."""
+    attrs: dict[str, Any] = metric_attributes(kind, tags, keys)
+    key = tuple(sorted(attrs.items()))
+    found = _series.get(key)
+    if found is None:
+        with lock:
+            found = _series.get(key)
+            if found is None:
+                if len(_series) >= _MAX_SERIES:
+                    attrs = {c.KIND: kind, c.METRIC_OVERFLOW: True}
+                    key = tuple(sorted(attrs.items()))
+                    found = _series.get(key)
+                if found is None:
+                    found = _series[key] = Series(attrs)
+    return found
+
+
+def add(target: Series, usd: float, requests: int = 0) -> None:
+    with lock:
+        target.usd += usd
+        target.count += requests
+
+
+def add_live(source: object, fold: Callable[[], None]) -> None:
+    """Call ``fold()`` (with ``lock`` held) before each collection, until ``remove_live``."""
+    with lock:
+        _live[id(source)] = fold
+
+
+def remove_live(source: object) -> None:
+    with lock:
+        _live.pop(id(source), None)
+
+
+def _read() -> list[tuple[dict[str, Any], float, int]]:
+    with lock:
+        for fold in list(_live.values()):
+            with capture_internal_exceptions("metrics.fold"):
+                fold()
+        return [(s.attributes, s.usd, s.count) for s in _series.values()]
+
+
+def _observe_cost(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(usd, attrs) for attrs, usd, _ in _read() if usd > 0]
+
+
+def _observe_requests(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(n, attrs) for attrs, _, n in _read() if n]
 
 
 class Instruments:
     def __init__(self, meter: metrics.Meter) -> None:
         cost = c.METRICS[c.METRIC_COST]
-        req = c.METRICS[c.METRIC_REQUEST_COST]
-        self.cost = meter.create_counter(cost.name, unit=cost.unit, description=cost.brief)
-        self.request_cost = meter.create_histogram(
-            req.name, unit=req.unit, description=req.brief,
-            explicit_bucket_boundaries_advisory=REQUEST_COST_BUCKETS_USD)
+        requests = c.METRICS[c.METRIC_REQUESTS]
+        meter.create_observable_counter(cost.name, callbacks=[_observe_cost], unit=cost.unit,
+                                        description=cost.brief)
+        meter.create_observable_counter(requests.name, callbacks=[_observe_requests],
+                                        unit=requests.unit, description=requests.brief)
         self.meter = meter
         self.hw_registered = False
         self._hw_lock = threading.Lock()
@@ -39,11 +118,22 @@ class Instruments:
 
 
 _current: Instruments | None = None
+# Observable instruments registered twice on one meter would be read twice: one set per meter.
+_by_meter: weakref.WeakKeyDictionary[metrics.Meter, Instruments] = weakref.WeakKeyDictionary()
 
 
 def reset(meter: metrics.Meter) -> None:
     global _current
-    _current = Instruments(meter)
+    inst = _by_meter.get(meter)
+    if inst is None:
+        inst = _by_meter[meter] = Instruments(meter)
+    _current = inst
+
+
+def clear_for_tests() -> None:
+    """Forget every total (a test's fresh meter provider starts from zero)."""
+    with lock:
+        _series.clear()
 
 
 def get() -> Instruments | None:

@@ -13,8 +13,6 @@ import inspect
 import itertools
 import sys
 import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import Token
@@ -138,23 +136,37 @@ class _Meter:
         self._idle_lock = threading.Lock()
         self._flushed_elapsed: float | None = None
         self._stop = threading.Event()
+        self._idle_metered = 0.0  # idle cost already in the metric totals
         inst = _instruments.get()
         if inst is not None:
             inst.register_hw(self.sampler)
+        _instruments.add_live(self, self._fold_idle)
         self._thread = threading.Thread(target=self._idle_loop, name="mlcost-idle", daemon=True)
         self._thread.start()
 
     def _idle_loop(self) -> None:
-        """Hand batched request metrics to OTel every second; emit idle spans every
-        idle_flush_s."""
-        tick = min(1.0, self.settings.idle_flush_s)
-        next_idle = time.monotonic() + self.settings.idle_flush_s
-        while not self._stop.wait(tick):
-            flush_metrics()
-            if time.monotonic() >= next_idle:
-                next_idle += self.settings.idle_flush_s
-                with capture_internal_exceptions("inference.idle_flush"):
-                    self.flush_idle()
+        """Emit the idle cost as an ``idle`` span every idle_flush_s."""
+        while not self._stop.wait(self.settings.idle_flush_s):
+            with capture_internal_exceptions("inference.idle_flush"):
+                self.flush_idle()
+
+    def _idle_tags(self) -> dict[str, str]:
+        tags = dict(self.settings.tags)
+        if len(self.models) == 1 and "model" not in tags:
+            tags["model"] = next(iter(self.models))
+        return tags
+
+    def _fold_idle(self, sync: bool = True) -> None:
+        """Bring the idle cost in the metric totals up to now (at each metric collection)."""
+        if self.hw.usd_per_hour is None:
+            return
+        if sync:
+            self.allocator.sync()
+        delta = self.allocator.idle_usd - self._idle_metered
+        if delta > 0:
+            self._idle_metered += delta
+            _instruments.add(_instruments.series(c.KIND_IDLE, self._idle_tags(),
+                                                 self.settings.metric_tag_keys), delta)
 
     def flush_idle(self) -> None:
         """Emit the idle cost accrued since the last flush as one ``idle`` span."""
@@ -168,9 +180,7 @@ class _Meter:
                 return
             self._idle_reported += delta
             self._idle_from_ns = end_ns
-        tags = dict(self.settings.tags)
-        if len(self.models) == 1 and "model" not in tags:
-            tags["model"] = next(iter(self.models))
+        tags = self._idle_tags()
         attrs: dict[str, Any] = {c.KIND: c.KIND_IDLE, c.COST_USD: delta,
                                  c.DURATION_S: (end_ns - start_ns) / 1e9,
                                  **self.hw_attrs, **tag_attributes(tags)}
@@ -178,10 +188,6 @@ class _Meter:
             attrs[c.MODEL] = next(iter(self.models))
         span = tracer().start_span("mlcost.idle", attributes=attrs, start_time=start_ns)
         span.end(end_time=end_ns)
-        inst = _instruments.get()
-        if inst is not None and delta > 0:
-            inst.cost.add(delta, _instruments.metric_attributes(
-                c.KIND_IDLE, tags, self.settings.metric_tag_keys))
 
     def _window_stats(self, start_ns: int, end_ns: int) -> dict[str, Any]:
         snap = self.sampler.snapshot()
@@ -209,10 +215,12 @@ class _Meter:
         request costs + idle spans = price x elapsed exactly."""
         self._stop.set()
         self._flushed_elapsed = None
-        flush_metrics()
         with capture_internal_exceptions("inference.close_ledger"):
             self.ledger.close()
         self.flush_idle()
+        with _instruments.lock:  # the totals get the idle cost up to the last idle span's end
+            _instruments.remove_live(self)
+            self._fold_idle(sync=False)
         self.sampler.release()
         return self.summary(self._flushed_elapsed)
 
@@ -254,8 +262,7 @@ def inference_summary() -> InferenceSummary | None:
 
 
 def flush_idle() -> None:
-    """Hand out everything accrued so far: batched metrics, aggregate records, idle cost."""
-    flush_metrics()
+    """Hand out everything accrued so far: aggregate records, idle cost."""
     m = _meter
     if m is not None:
         with capture_internal_exceptions("inference.flush_idle"):
@@ -287,61 +294,6 @@ def _shutdown_meter() -> InferenceSummary | None:
             print(render_summary(attrs, title="mlcost: inference",
                                  dropped_spans=dropped_spans()), file=sys.stderr)
     return summary
-
-
-class _MetricQueue:
-    """Per-request metric values for one attribute set, handed to the OTel instruments in
-    batches by the meter's thread: two SDK metric calls per request would cost more than the
-    span itself. deque.append/popleft are atomic, so requests never take a lock here."""
-
-    def __init__(self, attributes: dict[str, str], max_pending: int = 8192) -> None:
-        self.attributes = attributes
-        self.costs: deque[float] = deque()
-        self.max_pending = max_pending  # past this the request thread drains inline
-
-    def add(self, cost: float) -> None:
-        self.costs.append(cost)
-        if len(self.costs) > self.max_pending:
-            self.drain()
-
-    def drain(self) -> None:
-        inst = _instruments.get()
-        total, n = 0.0, 0
-        while True:
-            try:
-                cost = self.costs.popleft()
-            except IndexError:
-                break
-            total += cost
-            n += 1
-            if inst is not None:
-                inst.request_cost.record(cost, self.attributes)
-        if inst is not None and n:
-            inst.cost.add(total, self.attributes)
-
-
-_queues: dict[tuple[tuple[str, str], ...], _MetricQueue] = {}
-_queues_lock = threading.Lock()
-
-
-_MAX_QUEUES = 1024  # metric attributes are low-cardinality by design; past this, no batching
-
-
-def _metric_queue(attributes: dict[str, str]) -> _MetricQueue:
-    key = tuple(sorted(attributes.items()))
-    q = _queues.get(key)
-    if q is None:
-        if len(_queues) >= _MAX_QUEUES:
-            return _MetricQueue(attributes, max_pending=0)  # unregistered: drains on every add
-        with _queues_lock:
-            q = _queues.setdefault(key, _MetricQueue(attributes))
-    return q
-
-
-def flush_metrics() -> None:
-    for q in list(_queues.values()):
-        with capture_internal_exceptions("inference.flush_metrics"):
-            q.drain()
 
 
 class InferenceCall(CurrentSpanCall):
@@ -428,8 +380,7 @@ class InferenceCall(CurrentSpanCall):
         try:
             cost = m.allocator.end(self._acc0)  # first: the allocator must never keep a ghost
             priced = m.hw.usd_per_hour is not None
-            if priced:
-                self._site.metrics.add(cost)
+            _instruments.add(self._site.series, cost if priced else 0.0, 1)
             if self._site.aggregate:
                 self._count_in_ledger(m, cost if priced else 0.0, exc)
                 if span is trace.INVALID_SPAN:
@@ -549,8 +500,7 @@ class _CallSite:
         if self._attributes:
             static.update(self._attributes)
         self.static = static
-        self.metrics = _metric_queue(_instruments.metric_attributes(
-            c.KIND_INFERENCE, merged, s.metric_tag_keys))
+        self.series = _instruments.series(c.KIND_INFERENCE, merged, s.metric_tag_keys)
         self._meter = None
         self._settings = s
 

@@ -98,7 +98,7 @@ class LlmSite:
     settings once and again only after configure() changes them."""
 
     __slots__ = ("provider", "operation", "price", "_user_tags", "_settings", "disabled", "tags",
-                 "static", "metric_attributes")
+                 "static", "series")
 
     def __init__(self, *, provider: str | None, operation: str = "chat",
                  tags: Mapping[str, str] | None = None, input_usd_per_1k: float | None = None,
@@ -125,8 +125,7 @@ class LlmSite:
             if self.provider:
                 static[c.GEN_AI_PROVIDER_NAME] = self.provider
             self.disabled, self.tags, self.static = s.disabled, merged, static
-            self.metric_attributes = _instruments.metric_attributes(
-                c.KIND_LLM_CALL, merged, s.metric_tag_keys)
+            self.series = _instruments.series(c.KIND_LLM_CALL, merged, s.metric_tag_keys)
             self._settings = s
         return s
 
@@ -157,9 +156,7 @@ class LlmSite:
         attrs[c.COST_INPUT_USD] = cost.input_usd
         attrs[c.COST_OUTPUT_USD] = cost.output_usd
         attrs[c.PRICE_SOURCE] = price.source
-        inst = _instruments.get()
-        if inst is not None:
-            inst.cost.add(total, self.metric_attributes)
+        _instruments.add(self.series, total, 1)
         return total
 
 

@@ -271,6 +271,8 @@ class TrainingRun:
         inst = _instruments.get()
         if inst is not None:
             inst.register_hw(self._sampler)
+        self._series = _instruments.series(c.KIND_TRAINING_RUN, self._tags,
+                                           self._settings.metric_tag_keys)
         self._tracker = self._sampler.track()
         self._window_tracker = self._sampler.track() if self._windowed else None
         self._static_attrs = {c.KIND: c.KIND_TRAINING_RUN, c.RUN_ID: self.run_id,
@@ -294,6 +296,7 @@ class TrainingRun:
         self._slow_at = self._warmup if self._warmup > 0 else 1
         self._progress = ProgressLine.open(self._progress_setting)
         ledger.track_stretch(self)
+        _instruments.add_live(self, self._add_cost_metric)  # a scrape sees the cost so far
 
     def checkpoint(self) -> None:
         """Emit the run's cost so far as a ``checkpoint`` record, a child of the run span (the
@@ -423,14 +426,17 @@ class TrainingRun:
         self._win, self._win_wall_ns = end, wall_end
         self._win_index += 1
 
-    def _add_cost_metric(self, now: float) -> None:
-        inst = _instruments.get()
-        if inst is None or self._hw.usd_per_hour is None:
+    def _add_cost_metric(self, now: float | None = None) -> None:
+        """Add the cost since the last addition to the metric totals: on the slow path, and
+        at every metric collection (``now=None``), so a scrape sees the run's cost so far."""
+        if self._hw.usd_per_hour is None:
             return
-        inst.cost.add(self._hw.usd_per_second * (now - self._costed_until),
-                      _instruments.metric_attributes(c.KIND_TRAINING_RUN, self._tags,
-                                                     self._settings.metric_tag_keys))
-        self._costed_until = now
+        with _instruments.lock:
+            if now is None:
+                now = self._clock.monotonic()
+            if now > self._costed_until:
+                _instruments.add(self._series, self._hw.usd_per_second * (now - self._costed_until))
+                self._costed_until = now
 
     def _check_budget(self, now: float) -> BudgetStatus | None:
         assert self._budget_usd is not None
@@ -488,6 +494,7 @@ class TrainingRun:
         self._active = False
         self._ending_error = exc
         self._slow_at = 1 << 62
+        _instruments.remove_live(self)  # before reading the end: no fold may pass it
         now = self._clock.monotonic()
         try:
             # The last window: its steps, or a stepless tail (evaluation, saving) worth a span,
