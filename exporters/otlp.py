@@ -100,5 +100,38 @@ def span_exporter(endpoint: str | None = None, protocol: str | None = None,
 def metric_exporter(endpoint: str | None = None, protocol: str | None = None,
                     headers: Mapping[str, str] | None = None,
                     timeout: float | None = None) -> MetricExporter:
-    """An OTLP metric exporter; every argument optional (see the module doc)."""
-    return cast("MetricExporter", _build("metrics", endpoint, protocol, headers, timeout))
+    """An OTLP metric exporter; every argument optional (see the module doc). It asks the
+    endpoint once whether it takes metrics and, if not (a traces-only backend such as Phoenix),
+    stops with one warning instead of an error per batch (``_metric_guard``)."""
+    from ._metric_guard import MetricsRejectionGuard, probe_grpc, probe_http
+
+    inner = cast("MetricExporter", _build("metrics", endpoint, protocol, headers, timeout))
+    sent = dict(headers) if headers is not None else _env_headers()
+    if resolve_protocol("metrics", protocol) == "grpc":
+        target = endpoint or _env("ENDPOINT") or "http://localhost:4317"
+        insecure = _env("INSECURE")
+        plaintext = None if insecure is None else insecure.strip().lower() == "true"
+        return MetricsRejectionGuard(inner, target,
+                                     lambda: probe_grpc(target, plaintext, sent))
+    url = getattr(inner, "_endpoint", None)
+    if not isinstance(url, str):
+        url = _signal_url(endpoint, "metrics") if endpoint else (
+            os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+            or _signal_url(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                           or "http://localhost:4318", "metrics"))
+    return MetricsRejectionGuard(inner, url, lambda: probe_http(url, sent))
+
+
+def _env(name: str) -> str | None:
+    """``OTEL_EXPORTER_OTLP_METRICS_<name>``, else ``OTEL_EXPORTER_OTLP_<name>``."""
+    for var in (f"OTEL_EXPORTER_OTLP_METRICS_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
+        if os.environ.get(var, "").strip():
+            return os.environ[var].strip()
+    return None
+
+
+def _env_headers() -> dict[str, str]:
+    from opentelemetry.util.re import parse_env_headers
+
+    raw = _env("HEADERS")
+    return dict(parse_env_headers(raw, liberal=True)) if raw else {}
