@@ -72,5 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         message = _in_flag_terms(e, parser) if isinstance(e, InvalidParameterError) else str(e)
         print("mlcost: error: " + " ".join(message.split()), file=sys.stderr)
         return 2
+    except (OverflowError, RecursionError) as e:  # an input beyond what the arithmetic holds
+        print("mlcost: error: an input is out of range (" + " ".join(str(e).split()) + ")",
+              file=sys.stderr)
+        return 2
     except SystemExit as e:  # --help and --version exit through argparse
         return e.code if isinstance(e.code, int) else 0

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ..reports.anomalies import NS_PER_WEEK, find_anomalies
+from ..reports.anomalies import NS_PER_WEEK, WeeklyCosts, check_threshold
 from ..reports.rollup import DEFAULT_BY, parse_by
 from ..reports.text import money, percent, table, utc
-from .report import add_input_arguments, check_by, parse_now, read_usages, write_output
+from .report import (
+    TagKeys,
+    add_input_arguments,
+    check_by,
+    open_inputs,
+    parse_now,
+    read_into,
+    to_json,
+    write_output,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -31,21 +39,21 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     now_ns = parse_now(args.now)
-    items, meta = read_usages(args)
-    check_by(by, items)
-    earliest = min((u.start_ns for u in items), default=None)
+    check_threshold(args.threshold)
+    weeks, keys = WeeklyCosts(by, now_ns=now_ns), TagKeys()
+    meta = read_into(open_inputs(args), weeks, keys)
+    check_by(by, keys.keys)
+    earliest = weeks.earliest_ns
     # Weeks are compared whole: with less than two of them there is nothing to compare, and
     # "no group rose" would be an answer the data cannot give.
     enough = earliest is not None and now_ns - earliest >= 2 * NS_PER_WEEK
-    found = find_anomalies(items, by=by, now_ns=now_ns, threshold=args.threshold) \
-        if enough else []
+    found = weeks.anomalies(args.threshold) if enough else []
     if args.json:
         records = [{"group": dict(zip(by, a.group, strict=True)),
                     "week_start": utc(a.week_start_ns), "previous_usd": a.previous_usd,
                     "current_usd": a.current_usd, "rise": a.rise} for a in found]
-        text = json.dumps({"by": list(by), "threshold": args.threshold, "now": utc(now_ns),
-                           "enough_history": enough, **meta, "anomalies": records},
-                          indent=2) + "\n"
+        text = to_json({"by": list(by), "threshold": args.threshold, "now": utc(now_ns),
+                        "enough_history": enough, **meta, "anomalies": records})
     elif not enough:
         since = "there are no records" if earliest is None else \
             f"the records start {utc(earliest)}, {(now_ns - earliest) / 86_400e9:.1f} days ago"

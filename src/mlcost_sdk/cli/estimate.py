@@ -236,15 +236,32 @@ _KINDS: tuple[tuple[str, Callable[[argparse.ArgumentParser], None],
 # --- output -----------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace, plan: Plan) -> int:
-    if args.scenarios:
-        scenarios = cm.three_scenarios(plan.estimate, plan.inputs, plan.vary, plan.metric)
-        data = scenarios.as_dict()
-        text = _scenario_table(plan.title, data)
+    try:
+        if args.scenarios:
+            data = cm.three_scenarios(plan.estimate, plan.inputs, plan.vary,
+                                      plan.metric).as_dict()
+        else:
+            data = plan.estimate(**plan.inputs).as_dict()
+    except OverflowError:
+        raise ValueError(f"the {plan.title} overflows with these inputs: one of them is out of "
+                         "range") from None
+    _require_finite(plan.title, data)
+    if args.json:
+        print(json.dumps(data, indent=2, allow_nan=False))
     else:
-        data = plan.estimate(**plan.inputs).as_dict()
-        text = _table(plan.title, data)
-    print(json.dumps(data, indent=2) if args.json else text)
+        print(_scenario_table(plan.title, data) if args.scenarios else _table(plan.title, data))
     return 0
+
+
+def _require_finite(title: str, data: Mapping[str, Any]) -> None:
+    """An input near the float limit (``--params 1e308``) makes a figure infinite: that is the
+    user's one-line error, never an ``Infinity`` in the output (not JSON) or ``$inf``."""
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            _require_finite(title, value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"the {title}'s {key} comes out as {value} with these inputs: one "
+                             "of them is out of range")
 
 
 def _format(key: str, value: Any) -> str:

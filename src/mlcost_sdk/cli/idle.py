@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from ..reports.idle import find_idle
+from ..reports.idle import IdleFinder
 from ..reports.text import money, table, utc
-from .report import add_input_arguments, parse_now, read_usages, write_output
+from .report import add_input_arguments, open_inputs, parse_now, read_into, to_json, write_output
 
 
 def register(subparsers: Any) -> None:
@@ -27,16 +26,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    now_ns = parse_now(args.now)
-    items, meta = read_usages(args)
-    found = find_idle(items, now_ns=now_ns, days=args.days)
+    finder = IdleFinder(now_ns=parse_now(args.now), days=args.days)
+    now_ns = finder.now_ns
+    meta = read_into(open_inputs(args), finder)
+    found = finder.found()
     if args.json:
         records = [{"kind": r.kind, "name": r.name, "owner": r.owner,
                     "last_active": utc(r.last_active_ns) if r.last_active_ns else None,
                     "idle_days": r.idle_days, "idle_cost_usd": r.idle_cost_usd,
                     "action": r.action} for r in found]
-        text = json.dumps({"days": args.days, "now": utc(now_ns), **meta, "idle": records},
-                          indent=2) + "\n"
+        text = to_json({"days": args.days, "now": utc(now_ns), **meta, "idle": records})
     elif found:
         text = table(["kind", "name", "owner", "last active", "idle days",
                       f"idle cost ({args.days:g} d)", "action"],

@@ -19,10 +19,11 @@ from typing import Any
 
 from ..errors import InvalidParameterError
 from ..reports import focus, page
-from ..reports.records import load
-from ..reports.rollup import DEFAULT_BY, Row, parse_by, rollup
+from ..reports.focus import Focus
+from ..reports.records import Records, read
+from ..reports.rollup import DEFAULT_BY, Rollup, Row, parse_by
 from ..reports.text import money, percent, quantity, table
-from ..reports.usage import Usage, usages
+from ..reports.usage import Sink, Usage, feed, stream_usages
 from ..runtime.tags import DEFAULT_REQUIRED_TAGS
 
 _MAX_WARNINGS = 10
@@ -37,31 +38,54 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
                    help="Phoenix project to read when an input is a URL (default: default)")
 
 
-def read_usages(args: argparse.Namespace) -> tuple[list[Usage], dict[str, Any]]:
-    """The usages of the command's inputs, and what was read (for --json output); skipped
-    records are reported on stderr, one line each (the first few), never as a traceback."""
+def open_inputs(args: argparse.Namespace) -> Records:
+    """The command's inputs, streamed (nothing is read until they are iterated)."""
     from mlcost_sdk.exporters.jsonl import DEFAULT_PATH, PATH_ENV
 
-    loaded = load(args.inputs or [os.environ.get(PATH_ENV) or DEFAULT_PATH],
-                  project=args.project)
-    for problem in loaded.problems[:_MAX_WARNINGS]:
+    return read(args.inputs or [os.environ.get(PATH_ENV) or DEFAULT_PATH], project=args.project)
+
+
+def read_into(records: Records, *sinks: Sink) -> dict[str, Any]:
+    """One pass over the records' usages into ``sinks``; then the skipped records on stderr,
+    one line each (the first few), never a traceback; returns what was read (for --json)."""
+    feed(stream_usages(records), *sinks)
+    for problem in records.problems[:_MAX_WARNINGS]:
         print(f"mlcost: warning: skipped {problem}", file=sys.stderr)
-    if len(loaded.problems) > _MAX_WARNINGS:
-        print(f"mlcost: warning: skipped {len(loaded.problems)} malformed records in all",
+    if records.skipped > _MAX_WARNINGS:
+        print(f"mlcost: warning: skipped {records.skipped} malformed records in all",
               file=sys.stderr)
-    meta = {"sources": loaded.sources, "skipped_records": len(loaded.problems),
-            "duplicate_records": loaded.duplicates}
-    return usages(loaded.records), meta
+    return {"sources": records.sources, "skipped_records": records.skipped,
+            "duplicate_records": records.duplicates}
+
+
+def to_json(data: Any) -> str:
+    """Strict JSON (no NaN or Infinity, which most parsers refuse): a figure that overflowed is
+    the user's one-line error, not output."""
+    try:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError("a figure is out of range (a sum overflowed to infinity): check the "
+                         "records' numbers") from None
 
 
 # Attribution keys a report may group by even when no record carries them (yet).
 _KNOWN_KEYS = (*DEFAULT_BY, *DEFAULT_REQUIRED_TAGS, "auto_shutdown")
 
 
-def check_by(by: Sequence[str], items: Sequence[Usage]) -> None:
+class TagKeys:
+    """The tag keys the usages carry (for check_by), gathered in the one pass."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def add(self, u: Usage) -> None:
+        self.keys.update(u.tags)
+
+
+def check_by(by: Sequence[str], tag_keys: set[str]) -> None:
     """``--by`` keys must be attribution keys or tags some record carries: a typo (``teem``)
     would otherwise roll everything into one "(none)" group."""
-    valid = set(_KNOWN_KEYS).union(*(u.tags for u in items))
+    valid = set(_KNOWN_KEYS) | tag_keys
     unknown = [k for k in by if k not in valid]
     if unknown:
         raise InvalidParameterError("--by", ",".join(unknown),
@@ -117,22 +141,27 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
-    items, meta = read_usages(args)
-    check_by(by, items)
-    if args.html:
-        write_output(page.render(items, sources=meta["sources"]), args.html, "--html")
+    records = open_inputs(args)
+    data = page.PageData() if args.html else None
+    rows = Focus() if args.format == "focus" else Rollup(by)
+    keys = TagKeys()
+    meta = read_into(records, rows, keys, *([data] if data else []))
+    check_by(by, keys.keys)
+    if data is not None:
+        write_output(page.render_data(data, sources=meta["sources"]), args.html, "--html")
         print(f"mlcost: wrote {args.html}", file=sys.stderr)
-    if args.format == "focus":
-        write_output(_focus_csv(items), args.output)
+    if isinstance(rows, Focus):
+        out = io.StringIO()
+        focus.write_csv(rows.rows(), out)
+        write_output(out.getvalue(), args.output)
         return 0
-    rows = rollup(items, by)
+    roll = rows.rows()
     if args.format == "json":
-        text = json.dumps({"by": list(by), **meta, "rows": [_record(r, by) for r in rows]},
-                          indent=2) + "\n"
+        text = to_json({"by": list(by), **meta, "rows": [_record(r, by) for r in roll]})
     elif args.format == "csv":
-        text = _csv(rows, by)
+        text = _csv(roll, by)
     else:
-        text = _table(rows, by) + "\n"
+        text = _table(roll, by) + "\n"
     write_output(text, args.output)
     return 0
 
@@ -150,12 +179,6 @@ def _csv(rows: Sequence[Row], by: Sequence[str]) -> str:
     for r in rows:
         values = ["" if v is None else v for v in r.stats.as_dict().values()]
         writer.writerow([r.level, *r.path, *[""] * (len(by) - r.level), *values])
-    return out.getvalue()
-
-
-def _focus_csv(items: Sequence[Usage]) -> str:
-    out = io.StringIO()
-    focus.write_csv(focus.focus_rows(items), out)
     return out.getvalue()
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import IO
 
 from .. import conventions as c
-from .usage import NS_PER_HOUR, Usage, weighted_mean
+from .usage import NS_PER_HOUR, Mean, Usage, feed
 
 COLUMNS = (
     "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency",
@@ -40,8 +40,8 @@ class _Charge:
     pricing_hours: float = 0.0
     tokens: float = 0.0
     requests: int = 0
-    points_mfu: list[tuple[float | None, float, float]] = field(default_factory=list)
-    points_util: list[tuple[float | None, float, float]] = field(default_factory=list)
+    mfu: Mean = field(default_factory=Mean)
+    utilization: Mean = field(default_factory=Mean)
 
 
 def _decimal(x: float) -> str:
@@ -78,25 +78,39 @@ def _description(u: Usage) -> str:
     return f"LLM calls to {_name(u)} ({provider}), priced per token"
 
 
-def focus_rows(items: Iterable[Usage]) -> list[dict[str, str]]:
-    """FOCUS rows, one per (UTC hour, resource, kind, tags), in time order. A usage crossing
-    an hour is split by time, as its price accrues; requests count in the hour they start."""
-    charges: dict[tuple[int, str, str, str], _Charge] = {}
-    for u in items:
+class Focus:
+    """FOCUS rows fed one usage at a time: one charge per (UTC hour, resource, kind, tags)."""
+
+    def __init__(self) -> None:
+        self._charges: dict[tuple[int, str, str, str], _Charge] = {}
+
+    def add(self, u: Usage) -> None:
+        """A usage crossing an hour is split by time, as its price accrues; requests count in
+        the hour they start."""
         tags = json.dumps(dict(u.tags), sort_keys=True, separators=(",", ":"))
         device_hours, resource_id = u.gpu_hours + u.cpu_hours, u.resource_id
         for hour, fraction in u.buckets(NS_PER_HOUR):
-            ch = charges.get((hour, resource_id, u.kind, tags))
+            ch = self._charges.get((hour, resource_id, u.kind, tags))
             if ch is None:
-                ch = charges[hour, resource_id, u.kind, tags] = _Charge(u)
+                ch = self._charges[hour, resource_id, u.kind, tags] = _Charge(u)
             ch.cost += u.cost_usd * fraction
             ch.device_hours += device_hours * fraction
             ch.pricing_hours += u.process_hours * fraction
             ch.tokens += u.tokens * fraction
             ch.requests += u.requests if hour <= u.start_ns < hour + NS_PER_HOUR else 0
-            ch.points_mfu.append((u.mfu, u.cost_usd * fraction, u.seconds * fraction))
-            ch.points_util.append((u.utilization, u.cost_usd * fraction, u.seconds * fraction))
-    return [_row(hour, tags, ch) for (hour, _, _, tags), ch in sorted(charges.items())]
+            ch.mfu.add(u.mfu, u.cost_usd * fraction, u.seconds * fraction)
+            ch.utilization.add(u.utilization, u.cost_usd * fraction, u.seconds * fraction)
+
+    def rows(self) -> list[dict[str, str]]:
+        """The rows, in time order."""
+        return [_row(hour, tags, ch) for (hour, _, _, tags), ch in sorted(self._charges.items())]
+
+
+def focus_rows(items: Iterable[Usage]) -> list[dict[str, str]]:
+    """FOCUS rows, one per (UTC hour, resource, kind, tags), in time order."""
+    acc = Focus()
+    feed(items, acc)
+    return acc.rows()
 
 
 def _row(hour: int, tags: str, ch: _Charge) -> dict[str, str]:
@@ -123,9 +137,9 @@ def _row(hour: int, tags: str, ch: _Charge) -> dict[str, str]:
         row.update(PricingQuantity=_decimal(ch.pricing_hours), PricingUnit="Hours")
     if u.kind in (c.KIND_INFERENCE, c.KIND_LLM_CALL):
         row["x_Requests"] = str(ch.requests)
-    for column, points in (("x_ModelFlopsUtilization", ch.points_mfu),
-                           ("x_DeviceUtilization", ch.points_util)):
-        value = weighted_mean(points)
+    for column, mean in (("x_ModelFlopsUtilization", ch.mfu),
+                         ("x_DeviceUtilization", ch.utilization)):
+        value = mean.value
         if value is not None:
             row[column] = _decimal(value)
     return row

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .. import conventions as c
 from ..errors import InvalidParameterError
-from .usage import Usage
+from .usage import Usage, feed
 
 NS_PER_DAY = 86_400 * 10**9
 ALERT_DAYS = 30
@@ -61,56 +62,106 @@ class _Track:
     owner_at_ns: int = -1
     auto_shutdown: bool = False
 
+    def add(self, u: Usage, window: tuple[int, int]) -> None:
+        self.first_seen_ns = min(self.first_seen_ns, u.start_ns)
+        if u.kind in _ACTIVE:
+            end = min(u.end_ns, window[1])
+            self.last_active_ns = end if self.last_active_ns is None \
+                else max(self.last_active_ns, end)
+        else:
+            self.idle_cost_usd += u.cost_usd * u.overlap(*window)
+        if u.start_ns > self.owner_at_ns:  # the latest record speaks for owner and policy
+            self.owner_at_ns = u.start_ns
+            self.owner = u.tags.get("owner", self.owner)
+            self.auto_shutdown = u.tags.get("auto_shutdown", "").strip().lower() == "true"
+
+    def merge(self, other: _Track) -> None:
+        self.first_seen_ns = min(self.first_seen_ns, other.first_seen_ns)
+        if other.last_active_ns is not None:
+            self.last_active_ns = max(self.last_active_ns or other.last_active_ns,
+                                      other.last_active_ns)
+        self.idle_cost_usd += other.idle_cost_usd
+        if other.owner_at_ns > self.owner_at_ns:
+            self.owner_at_ns, self.auto_shutdown = other.owner_at_ns, other.auto_shutdown
+            self.owner = other.owner if other.owner is not None else self.owner
+
 
 def _endpoint(u: Usage) -> str | None:
     route = u.attributes.get(c.HTTP_ROUTE) if u.kind == c.KIND_INFERENCE else None
     return f"{u.service} {route}" if route else None
 
 
-def _names(u: Usage, endpoints_of: dict[str, set[str]]) -> list[tuple[str, str]]:
+def _names(u: Usage) -> list[tuple[str, str]]:
     names = []
     if model := u.dimension("model"):
         names.append(("model", model))
     if endpoint := _endpoint(u):
         names.append(("endpoint", endpoint))
-    elif u.kind == c.KIND_IDLE:  # an idle process keeps every endpoint it served alive
-        names.extend(("endpoint", e) for e in sorted(endpoints_of.get(u.resource_id, ())))
     if run := u.tags.get("experiment_id") or u.attributes.get(c.RUN_NAME):
         names.append(("run", str(run)))
     return names
 
 
+class IdleFinder:
+    """Resources with no activity in the ``days`` before ``now_ns``, fed one usage at a time.
+
+    An idle process keeps every endpoint it served alive, but which endpoints those are is
+    known only once every request is read: an idle span's figures are kept per process and
+    credited to its endpoints in ``found()``."""
+
+    def __init__(self, *, now_ns: int, days: float) -> None:
+        if isinstance(days, bool) or not isinstance(days, int | float) \
+                or not math.isfinite(days) or not days > 0:
+            raise InvalidParameterError("--days", days, "a number of days > 0")
+        self.now_ns = now_ns
+        reach = days * NS_PER_DAY  # a float, perhaps a huge one: records start at 0 or later
+        self.window = (now_ns - int(reach) if reach <= now_ns else -1, now_ns)
+        self.days = days
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        self._idle_of: dict[str, _Track] = {}  # by resource id: idle spans to credit endpoints
+        self._endpoints_of: dict[str, set[str]] = {}
+
+    def _track(self, tracks: dict[Any, _Track], key: Any, u: Usage) -> None:
+        track = tracks.get(key)
+        if track is None:
+            track = tracks[key] = _Track(u.start_ns)
+        track.add(u, self.window)
+
+    def add(self, u: Usage) -> None:
+        if u.start_ns >= self.now_ns:
+            return
+        for key in _names(u):
+            self._track(self._tracks, key, u)
+        if u.kind == c.KIND_IDLE:
+            self._track(self._idle_of, u.resource_id, u)
+        elif endpoint := _endpoint(u):
+            self._endpoints_of.setdefault(u.resource_id, set()).add(endpoint)
+
+    def found(self) -> list[IdleResource]:
+        """The idle resources: auto_shutdown ones first, then costliest first."""
+        tracks = dict(self._tracks)
+        for resource_id, idle in self._idle_of.items():
+            for endpoint in self._endpoints_of.get(resource_id, ()):
+                key = ("endpoint", endpoint)
+                if key in tracks:
+                    tracks[key] = replace(tracks[key])
+                    tracks[key].merge(idle)
+                else:
+                    tracks[key] = replace(idle)
+        found = []
+        for (kind, name), t in tracks.items():
+            since = t.last_active_ns if t.last_active_ns is not None else t.first_seen_ns
+            idle_days = (self.now_ns - since) / NS_PER_DAY
+            if idle_days >= self.days:
+                found.append(IdleResource(kind, name, t.owner, t.last_active_ns, idle_days,
+                                          t.idle_cost_usd, t.auto_shutdown))
+        found.sort(key=lambda r: (not r.auto_shutdown, -r.idle_cost_usd, -r.idle_days, r.kind,
+                                  r.name))
+        return found
+
+
 def find_idle(items: Iterable[Usage], *, now_ns: int, days: float) -> list[IdleResource]:
     """Resources with no activity in the ``days`` before ``now_ns``, costliest first."""
-    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
-        raise InvalidParameterError("--days", days, "a number of days > 0")
-    window_start = now_ns - int(days * NS_PER_DAY)
-    seen = [u for u in items if u.start_ns < now_ns]
-    endpoints_of: dict[str, set[str]] = {}
-    for u in seen:
-        if endpoint := _endpoint(u):
-            endpoints_of.setdefault(u.resource_id, set()).add(endpoint)
-    tracks: dict[tuple[str, str], _Track] = {}
-    for u in seen:
-        for key in _names(u, endpoints_of):
-            t = tracks.setdefault(key, _Track(u.start_ns))
-            t.first_seen_ns = min(t.first_seen_ns, u.start_ns)
-            if u.kind in _ACTIVE:
-                end = min(u.end_ns, now_ns)
-                t.last_active_ns = end if t.last_active_ns is None else max(t.last_active_ns, end)
-            else:
-                t.idle_cost_usd += u.cost_usd * u.overlap(window_start, now_ns)
-            if u.start_ns > t.owner_at_ns:  # the latest record speaks for owner and policy
-                t.owner_at_ns = u.start_ns
-                t.owner = u.tags.get("owner", t.owner)
-                t.auto_shutdown = u.tags.get("auto_shutdown", "").strip().lower() == "true"
-    found = []
-    for (kind, name), t in tracks.items():
-        since = t.last_active_ns if t.last_active_ns is not None else t.first_seen_ns
-        idle_days = (now_ns - since) / NS_PER_DAY
-        if idle_days >= days:
-            found.append(IdleResource(kind, name, t.owner, t.last_active_ns, idle_days,
-                                      t.idle_cost_usd, t.auto_shutdown))
-    found.sort(key=lambda r: (not r.auto_shutdown, -r.idle_cost_usd, -r.idle_days, r.kind,
-                              r.name))
-    return found
+    finder = IdleFinder(now_ns=now_ns, days=days)
+    feed(items, finder)
+    return finder.found()

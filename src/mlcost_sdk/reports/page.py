@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
 from .. import conventions as c
 from . import svg
-from .rollup import UNTAGGED, Row, Stats, rollup
+from .rollup import UNTAGGED, Rollup, Row, Stats
 from .text import money, percent, quantity, utc
-from .usage import NS_PER_HOUR, Usage
+from .usage import NS_PER_HOUR, Usage, feed
 
 KIND_COLORS = {c.KIND_TRAINING_RUN: "#4c78a8", c.KIND_INFERENCE: "#f58518",
                c.KIND_IDLE: "#bab0ac", c.KIND_LLM_CALL: "#54a24b"}
@@ -37,15 +37,50 @@ def _figure(plot_id: str, caption: str, note: str, chart: str) -> str:
             f"<small>{escape(note)}</small></figcaption>{chart}</figure>")
 
 
-def _cost_over_time(items: Sequence[Usage]) -> str:
-    start, end = min(u.start_ns for u in items), max(u.end_ns for u in items)
+class PageData:
+    """What the page shows, fed one usage at a time (memory: groups and hours, not usages)."""
+
+    def __init__(self) -> None:
+        self.team_model = Rollup(("team", "model"))
+        self.model = Rollup(("model",))
+        self.start_ns: int | None = None
+        self.end_ns: int | None = None
+        self.hourly: dict[int, dict[str, float]] = {}  # hour start -> kind -> cost
+        self.utilization = [0.0] * (_BINS + 1)  # cost by value bin
+        self.mfu = [0.0] * (_BINS + 1)
+        self.seen_utilization = self.seen_mfu = False
+
+    def add(self, u: Usage) -> None:
+        self.team_model.add(u)
+        self.model.add(u)
+        self.start_ns = u.start_ns if self.start_ns is None else min(self.start_ns, u.start_ns)
+        self.end_ns = u.end_ns if self.end_ns is None else max(self.end_ns, u.end_ns)
+        for hour, fraction in u.buckets(NS_PER_HOUR):
+            by_kind = self.hourly.get(hour)
+            if by_kind is None:
+                by_kind = self.hourly[hour] = dict.fromkeys(KIND_COLORS, 0.0)
+            by_kind[u.kind] += u.cost_usd * fraction
+        if u.utilization is not None:
+            self.seen_utilization = True
+            self.utilization[_bin(u.utilization)] += u.cost_usd
+        if u.mfu is not None and u.kind == c.KIND_TRAINING_RUN:
+            self.seen_mfu = True
+            self.mfu[_bin(u.mfu)] += u.cost_usd
+
+
+def _bin(value: float) -> int:
+    """Bins of 10% (0-10%, ..., 90-100%), and above 100% for suspect MFU."""
+    return min(int(max(value, 0.0) * _BINS), _BINS - 1) if value <= 1 else _BINS
+
+
+def _cost_over_time(data: PageData, start: int, end: int) -> str:
     width = NS_PER_HOUR * (24 if end - start > 2 * 24 * NS_PER_HOUR else 1)
     first = start - start % width
     n = int((max(end - 1, start) - first) // width) + 1
     by_kind = {k: [0.0] * n for k in KIND_COLORS}
-    for u in items:
-        for bucket, fraction in u.buckets(width):
-            by_kind[u.kind][(bucket - first) // width] += u.cost_usd * fraction
+    for hour, costs in data.hourly.items():  # hours fold into days exactly: both start at 0
+        for kind, cost in costs.items():
+            by_kind[kind][(hour - hour % width - first) // width] += cost
     fmt = "%m-%d" if width > NS_PER_HOUR else "%H:00"
     labels = [datetime.fromtimestamp((first + i * width) / 1e9, UTC).strftime(fmt)
               for i in range(n)]
@@ -53,27 +88,24 @@ def _cost_over_time(items: Sequence[Usage]) -> str:
     return svg.columns(labels, series, fmt=money, title="cost over time")
 
 
-def _cost_by(items: Sequence[Usage], key: str) -> str:
-    rows = [r for r in rollup(items, (key,)) if r.level == 1][:_TOP_GROUPS]
-    return svg.bars([(r.path[0], r.stats.cost_usd) for r in rows], fmt=money,
+def _cost_by(rows: Sequence[Row], key: str) -> str:
+    top = [r for r in rows if r.level == 1][:_TOP_GROUPS]
+    return svg.bars([(r.path[0], r.stats.cost_usd) for r in top], fmt=money,
                     title=f"cost by {key}")
 
 
-def _distribution(points: list[tuple[float, float]], title: str) -> str:
+def _distribution(costs: list[float], seen: bool, title: str) -> str:
     """Cost by value bin (0-10%, ..., 90-100%, and above 100% for suspect MFU)."""
-    if not points:
+    if not seen:
         return svg.empty("no span reported it")
-    costs = [0.0] * (_BINS + 1)
-    for value, cost in points:
-        costs[min(int(max(value, 0.0) * _BINS), _BINS - 1) if value <= 1 else _BINS] += cost
     labels = [f"{10 * i}%" for i in range(_BINS)] + [">100%"]
     if not costs[-1]:
         labels, costs = labels[:-1], costs[:-1]
     return svg.columns(labels, [svg.Series("cost", "#4c78a8", costs)], fmt=money, title=title)
 
 
-def _idle_share(items: Sequence[Usage]) -> str:
-    rows = [r for r in rollup(items, ("model",)) if r.level == 1 and r.stats.idle_share is not None]
+def _idle_share(model_rows: Sequence[Row]) -> str:
+    rows = [r for r in model_rows if r.level == 1 and r.stats.idle_share is not None]
     return svg.bars([(r.path[0], r.stats.idle_share or 0.0) for r in rows[:_TOP_GROUPS]],
                     fmt=percent, title="idle share by model", color="#bab0ac", top_value=1.0)
 
@@ -104,30 +136,36 @@ def _table(rows: Sequence[Row]) -> str:
                       for row in body) + "</table>")
 
 
-def render(items: Sequence[Usage], *, sources: Sequence[str] = ()) -> str:
-    """The page for these usages; ``sources`` (files or URLs) are named in its header."""
-    team_model = rollup(items, ("team", "model"))
+def render(items: Iterable[Usage], *, sources: Sequence[str] = ()) -> str:
+    """The page for these usages (read once); ``sources`` (files or URLs) are named in its
+    header."""
+    data = PageData()
+    feed(items, data)
+    return render_data(data, sources=sources)
+
+
+def render_data(data: PageData, *, sources: Sequence[str] = ()) -> str:
+    """The page for what ``data`` was fed."""
+    team_model = data.team_model.rows()
     total = team_model[0].stats
-    if items:
-        period = f"{utc(items[0].start_ns)} to {utc(max(u.end_ns for u in items))}"
+    if data.start_ns is not None and data.end_ns is not None:
+        period = f"{utc(data.start_ns)} to {utc(data.end_ns)}"
         plots = [
             _figure("plot-cost-over-time", "Cost over time", "per UTC day (hour for short "
                     "ranges), by kind; a span crossing a boundary is split by time",
-                    _cost_over_time(items)),
+                    _cost_over_time(data, data.start_ns, data.end_ns)),
             _figure("plot-cost-by-team", "Cost by team", f"top {_TOP_GROUPS}; {UNTAGGED} = no "
-                    "team tag", _cost_by(items, "team")),
+                    "team tag", _cost_by(team_model, "team")),
             _figure("plot-cost-by-model", "Cost by model", f"top {_TOP_GROUPS}",
-                    _cost_by(items, "model")),
+                    _cost_by(data.model.rows(), "model")),
             _figure("plot-utilization", "Utilization distribution", "cost by mean device "
                     "utilization of each span, in bins of 10% labelled by their lower edge",
-                    _distribution([(u.utilization, u.cost_usd) for u in items
-                                   if u.utilization is not None], "utilization")),
+                    _distribution(data.utilization, data.seen_utilization, "utilization")),
             _figure("plot-mfu", "MFU distribution", "cost by model FLOP utilization of each "
                     "training run, in bins of 10%",
-                    _distribution([(u.mfu, u.cost_usd) for u in items if u.mfu is not None
-                                   and u.kind == c.KIND_TRAINING_RUN], "MFU")),
+                    _distribution(data.mfu, data.seen_mfu, "MFU")),
             _figure("plot-idle-share", "Idle share", "share of each model's serving cost paid "
-                    "with no request in flight", _idle_share(items)),
+                    "with no request in flight", _idle_share(data.model.rows())),
         ]
     else:
         period, plots = "no records", []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import conventions as c
 from ..errors import InvalidParameterError
-from .usage import COUNTED_KINDS, Usage, weighted_mean
+from .usage import COUNTED_KINDS, Mean, Usage, feed
 
 DEFAULT_BY = ("cost_center", "team", "product", "model", "environment", "experiment_id")
 UNTAGGED = "(none)"
@@ -60,23 +60,11 @@ class Stats:
         return self.idle_usd / serving if serving > 0 else None
 
     @classmethod
-    def of(cls, items: Sequence[Usage]) -> Stats:
-        cost = dict.fromkeys(COUNTED_KINDS, 0.0)
-        requests, tokens, gpu_hours, cpu_hours = 0, 0.0, 0.0, 0.0
-        for u in items:  # one pass: a roll-up visits every usage once per level
-            cost[u.kind] += u.cost_usd
-            requests += u.requests
-            tokens += u.tokens
-            gpu_hours += u.gpu_hours
-            cpu_hours += u.cpu_hours
-        runs = [u for u in items if u.kind == c.KIND_TRAINING_RUN]
-        return cls(
-            cost_usd=math.fsum(cost.values()), training_usd=cost[c.KIND_TRAINING_RUN],
-            inference_usd=cost[c.KIND_INFERENCE], idle_usd=cost[c.KIND_IDLE],
-            llm_usd=cost[c.KIND_LLM_CALL], runs=len(runs), requests=requests, tokens=tokens,
-            gpu_hours=gpu_hours, cpu_hours=cpu_hours,
-            mfu=weighted_mean((u.mfu, u.cost_usd, u.seconds) for u in runs),
-            utilization=weighted_mean((u.utilization, u.cost_usd, u.seconds) for u in items))
+    def of(cls, items: Iterable[Usage]) -> Stats:
+        """The stats of these usages, read once."""
+        totals = Totals()
+        feed(items, totals)
+        return totals.stats()
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {
@@ -102,21 +90,96 @@ class Row:
         return len(self.path)
 
 
+class Totals:
+    """A group's running totals, one usage at a time; ``stats()`` gives its :class:`Stats`."""
+
+    __slots__ = ("cost", "runs", "requests", "tokens", "gpu_hours", "cpu_hours", "mfu",
+                 "utilization")
+
+    def __init__(self) -> None:
+        self.cost = dict.fromkeys(COUNTED_KINDS, 0.0)
+        self.runs = self.requests = 0
+        self.tokens = self.gpu_hours = self.cpu_hours = 0.0
+        self.mfu, self.utilization = Mean(), Mean()  # MFU over runs only
+
+    def add(self, u: Usage) -> None:
+        self.cost[u.kind] += u.cost_usd
+        self.requests += u.requests
+        self.tokens += u.tokens
+        self.gpu_hours += u.gpu_hours
+        self.cpu_hours += u.cpu_hours
+        seconds = u.seconds
+        if u.kind == c.KIND_TRAINING_RUN:
+            self.runs += 1
+            self.mfu.add(u.mfu, u.cost_usd, seconds)
+        self.utilization.add(u.utilization, u.cost_usd, seconds)
+
+    def merge(self, other: Totals) -> None:
+        for kind, cost in other.cost.items():
+            self.cost[kind] += cost
+        self.runs += other.runs
+        self.requests += other.requests
+        self.tokens += other.tokens
+        self.gpu_hours += other.gpu_hours
+        self.cpu_hours += other.cpu_hours
+        self.mfu.merge(other.mfu)
+        self.utilization.merge(other.utilization)
+
+    def stats(self) -> Stats:
+        cost = self.cost
+        return Stats(
+            cost_usd=math.fsum(cost.values()), training_usd=cost[c.KIND_TRAINING_RUN],
+            inference_usd=cost[c.KIND_INFERENCE], idle_usd=cost[c.KIND_IDLE],
+            llm_usd=cost[c.KIND_LLM_CALL], runs=self.runs, requests=self.requests,
+            tokens=self.tokens, gpu_hours=self.gpu_hours, cpu_hours=self.cpu_hours,
+            mfu=self.mfu.value, utilization=self.utilization.value)
+
+
+class Rollup:
+    """A roll-up fed one usage at a time: running totals per group of the last level only
+    (memory: the number of groups); the levels above are merged from them in ``rows()``."""
+
+    def __init__(self, by: Sequence[str] = DEFAULT_BY) -> None:
+        self.by = tuple(by)
+        self._leaves: dict[tuple[str, ...], Totals] = {}
+
+    def add(self, u: Usage) -> None:
+        key = tuple([u.dimension(k) or UNTAGGED for k in self.by])
+        totals = self._leaves.get(key)
+        if totals is None:
+            totals = self._leaves[key] = Totals()
+        totals.add(u)
+
+    def rows(self) -> list[Row]:
+        """The grand total, then each group followed by its subgroups, biggest cost first."""
+        levels: list[dict[tuple[str, ...], Totals]] = [{} for _ in range(len(self.by))]
+        levels.append(self._leaves)
+        for depth in range(len(self.by), 0, -1):
+            for key, totals in levels[depth].items():
+                parent = levels[depth - 1].get(key[:-1])
+                if parent is None:
+                    parent = levels[depth - 1][key[:-1]] = Totals()
+                parent.merge(totals)
+        if not levels[0]:
+            levels[0][()] = Totals()
+        children: dict[tuple[str, ...], list[tuple[tuple[str, ...], Stats]]] = {}
+        for depth in range(1, len(self.by) + 1):
+            for key, totals in levels[depth].items():
+                children.setdefault(key[:-1], []).append((key, totals.stats()))
+        rows: list[Row] = []
+
+        def walk(path: tuple[str, ...], stats: Stats) -> None:
+            rows.append(Row(path, stats))
+            for key, child in sorted(children.get(path, ()),
+                                     key=lambda kv: (-kv[1].cost_usd, kv[0][-1])):
+                walk(key, child)
+
+        walk((), levels[0][()].stats())
+        return rows
+
+
 def rollup(items: Iterable[Usage], by: Sequence[str] = DEFAULT_BY) -> list[Row]:
     """The grand total, then each group followed by its subgroups, biggest cost first."""
-    keyed = [(tuple(u.dimension(k) or UNTAGGED for k in by), u) for u in items]
-    rows: list[Row] = []
-
-    def walk(prefix: tuple[str, ...], members: list[tuple[tuple[str, ...], Usage]]) -> None:
-        rows.append(Row(prefix, Stats.of([u for _, u in members])))
-        if len(prefix) == len(by):
-            return
-        children: dict[str, list[tuple[tuple[str, ...], Usage]]] = {}
-        for key, u in members:
-            children.setdefault(key[len(prefix)], []).append((key, u))
-        for value, group in sorted(children.items(),
-                                   key=lambda kv: (-sum(u.cost_usd for _, u in kv[1]), kv[0])):
-            walk((*prefix, value), group)
-
-    walk((), keyed)
-    return rows
+    acc = Rollup(by)
+    feed(items, acc)
+    return acc.rows()

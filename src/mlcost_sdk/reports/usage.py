@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .. import conventions as c
 from ..runtime.tags import environment_group
@@ -100,18 +100,49 @@ class Usage:
                 yield start, fraction
 
 
+class Mean:
+    """A mean of (value, cost, seconds) points weighted by cost, or by time when none costs
+    anything (no price configured); points without a value are left out. Accumulated one point
+    at a time, so a group's mean takes constant memory however many usages it has."""
+
+    __slots__ = ("n", "plain", "cost", "by_cost", "seconds", "by_seconds")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.plain = self.cost = self.by_cost = self.seconds = self.by_seconds = 0.0
+
+    def add(self, value: float | None, cost: float, seconds: float) -> None:
+        if value is not None:
+            self.n += 1
+            self.plain += value
+            self.cost += cost
+            self.by_cost += value * cost
+            self.seconds += seconds
+            self.by_seconds += value * seconds
+
+    def merge(self, other: Mean) -> None:
+        self.n += other.n
+        self.plain += other.plain
+        self.cost += other.cost
+        self.by_cost += other.by_cost
+        self.seconds += other.seconds
+        self.by_seconds += other.by_seconds
+
+    @property
+    def value(self) -> float | None:
+        if not self.n:
+            return None
+        if self.cost > 0:
+            return self.by_cost / self.cost
+        return self.by_seconds / self.seconds if self.seconds > 0 else self.plain / self.n
+
+
 def weighted_mean(points: Iterable[tuple[float | None, float, float]]) -> float | None:
-    """Mean of (value, cost, seconds) points weighted by cost, or by time when none costs
-    anything (no price configured); points without a value are left out."""
-    known = [(v, cost, secs) for v, cost, secs in points if v is not None]
-    if not known:
-        return None
-    by_cost = sum(cost for _, cost, _ in known) > 0
-    weights = [cost if by_cost else secs for _, cost, secs in known]
-    total = sum(weights)
-    if total <= 0:
-        return sum(v for v, _, _ in known) / len(known)
-    return sum(v * w for (v, _, _), w in zip(known, weights, strict=True)) / total
+    """The :class:`Mean` of these points."""
+    mean = Mean()
+    for value, cost, seconds in points:
+        mean.add(value, cost, seconds)
+    return mean.value
 
 
 def _tokens(r: SpanRecord) -> float:
@@ -187,15 +218,18 @@ def counted_as(r: SpanRecord) -> str | None:
     return SINGLE
 
 
-def usages(records: Iterable[SpanRecord]) -> list[Usage]:
-    """Every counted usage, by start time."""
+def stream_usages(records: Iterable[SpanRecord]) -> Iterator[Usage]:
+    """Every counted usage, once, in one pass: requests, idle periods, LLM calls and aggregate
+    records as they are read; training runs at the end, each once all its ranks (or, for a
+    killed rank, its latest checkpoint) are in. Memory: a few entries per run, none per call."""
     runs: dict[str, list[SpanRecord]] = {}
-    out: list[Usage] = []
     finals: set[tuple[str, str]] = set()
     latest: dict[tuple[str, str | None], SpanRecord] = {}  # per run span: its last checkpoint
     for r in records:
         how = counted_as(r)
-        if how == RUN:
+        if how == SINGLE:
+            yield _single(r)
+        elif how == RUN:
             finals.add((r.trace_id, r.span_id))
             _add_rank(runs, r)
         elif how == CHECKPOINT:
@@ -203,16 +237,37 @@ def usages(records: Iterable[SpanRecord]) -> list[Usage]:
             seen = latest.get(key)
             if seen is None or (r.end_ns, r.cost_usd) > (seen.end_ns, seen.cost_usd):
                 latest[key] = r
-        elif how == SINGLE:
-            out.append(_single(r))
     for (trace_id, parent), r in latest.items():
         if parent is None or (trace_id, parent) not in finals:
             _add_rank(runs, r)
-    out.extend(_merge_run(ranks) for ranks in runs.values())
-    out.sort(key=lambda u: (u.start_ns, u.end_ns))
-    return out
+    for ranks in runs.values():
+        yield _merge_run(ranks)
 
 
 def _add_rank(runs: dict[str, list[SpanRecord]], r: SpanRecord) -> None:
     run_id = r.attributes.get(c.RUN_ID)
     runs.setdefault(str(run_id) if run_id else "span:" + r.span_id, []).append(r)
+
+
+class Sink(Protocol):
+    """What a report is made by: fed every usage once (see feed())."""
+
+    def add(self, u: Usage) -> None: ...
+
+
+def feed(items: Iterable[Usage], *sinks: Sink) -> None:
+    """One pass over ``items``, each usage handed to every sink: several reports from one read."""
+    if len(sinks) == 1:
+        add = sinks[0].add
+        for u in items:
+            add(u)
+        return
+    adders = [s.add for s in sinks]
+    for u in items:
+        for add in adders:
+            add(u)
+
+
+def usages(records: Iterable[SpanRecord]) -> list[Usage]:
+    """Every counted usage, by start time (a list: for small inputs; reports stream)."""
+    return sorted(stream_usages(records), key=lambda u: (u.start_ns, u.end_ns))
