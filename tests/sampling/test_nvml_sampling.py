@@ -254,3 +254,26 @@ def test_between_gives_no_extremes_once_its_ticks_left_the_recent_ring(
     wait_ticks(s, sampler_module._RECENT_TICKS + 5, timeout=30)
     stats = s.between(a, s.snapshot())
     assert stats.utilization_mean is not None and stats.utilization_max is None
+
+
+def test_span_attributes_without_a_tick_equal_between_and_are_built_once(
+        new_sampler: NewSampler) -> None:
+    """The fast path for spans shorter than a tick gives exactly what between() gives: the
+    current reading, energy from its power over the span's own duration, nothing if stale."""
+    from mlcost_sdk import conventions as c
+    from mlcost_sdk.sampling.stats import Snapshot
+
+    s = new_sampler(nvml=three_gpus(), interval=3600)  # the baseline tick only
+    s.acquire()
+    wait_ticks(s, 1, timeout=60)
+    now = s.snapshot()
+    a, b = Snapshot(now.time, now.totals), Snapshot(now.time + 0.25, now.totals)
+    fast = s.span_attributes(a, b)
+    assert fast == s.between(a, b).attributes(hardware=False)
+    assert fast[c.ENERGY_JOULES] == pytest.approx(fast[c.POWER_MEAN_W] * 0.25)
+    assert fast[c.UTILIZATION_SAMPLES] == 0 and c.UTILIZATION_MEAN in fast
+    again = s.span_attributes(a, Snapshot(now.time + 0.5, now.totals))
+    assert again[c.ENERGY_JOULES] == pytest.approx(fast[c.POWER_MEAN_W] * 0.5)
+    stale = Snapshot(now.totals.time + 4 * 3600, now.totals)  # three intervals old: stale
+    assert s.span_attributes(a, stale) == s.between(a, stale).attributes(hardware=False)
+    assert c.UTILIZATION_MEAN not in s.span_attributes(a, stale)

@@ -385,8 +385,7 @@ class InferenceCall(CurrentSpanCall):
                 self._count_in_ledger(m, cost if priced else 0.0, exc)
                 if span is trace.INVALID_SPAN:
                     return
-            attrs = m.sampler.between(self._snap, m.sampler.snapshot()).attributes(
-                hardware=False)
+            attrs = m.sampler.span_attributes(self._snap, m.sampler.snapshot())
             if priced:
                 attrs[c.COST_USD] = cost
             if self.tokens:

@@ -18,6 +18,7 @@ import weakref
 from types import TracebackType
 from typing import Any
 
+from .. import conventions as c
 from ..errors import InvalidParameterError
 from .cgroup import effective_cpu_count
 from .cpu import PsutilBackend, cpu_model_name
@@ -121,6 +122,8 @@ class Sampler:
         self._trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
         self._totals = Totals()
         self._recent: list[Reading | None] = [None] * _RECENT_TICKS  # by tick number
+        # span_attributes()' reading of the current tick: (totals, fresh, attributes, power)
+        self._current: tuple[Totals, bool, dict[str, Any], float | None] | None = None
         self.error_log = ErrorLog()
         self._clock = time.monotonic
         this = weakref.ref(self)
@@ -231,6 +234,26 @@ class Sampler:
         span shorter than a tick gets means only, from the reading current at its end)."""
         return interval_stats(self._hardware(), a, b, self._recent_extremes(a, b),
                               self._stale_after_s())
+
+    def span_attributes(self, a: Snapshot, b: Snapshot) -> dict[str, Any]:
+        """``between(a, b).attributes(hardware=False)``, cheaply for the common case of a
+        span that saw no tick (most requests are shorter than one): the reading current at
+        its end stands for it, and that reading's attributes are built once per tick."""
+        totals = b.totals
+        if a.totals is not totals:
+            return self.between(a, b).attributes(hardware=False)
+        fresh = b.time - totals.time <= self._stale_after_s()
+        cached = self._current
+        if cached is None or cached[0] is not totals or cached[1] is not fresh:
+            at = Snapshot(totals.time if fresh else b.time, totals)
+            stats = interval_stats(self._hardware(), at, at, None, self._stale_after_s())
+            attrs = stats.attributes(hardware=False)
+            attrs.pop(c.ENERGY_JOULES, None)  # the span's own duration, below
+            cached = self._current = (totals, fresh, attrs, stats.power_mean_w)
+        attrs = dict(cached[2])
+        if cached[3] is not None:
+            attrs[c.ENERGY_JOULES] = cached[3] * max(0.0, b.time - a.time)
+        return attrs
 
     def _recent_extremes(self, a: Snapshot, b: Snapshot) -> Extremes | None:
         first, last = a.totals.ticks + 1, b.totals.ticks
