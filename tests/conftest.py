@@ -8,6 +8,10 @@ import pytest
 
 from mlcost_sdk.testing import Capture, capture
 
+# Tests on a session-wide real server (tests/backends/conftest.py) share one xdist worker, so
+# each server starts once per run however many workers there are (`--dist loadgroup`).
+SHARED_SERVER_FIXTURES = ("phoenix", "prometheus")
+
 FULL_TAGS = {"team": "search", "model": "bert", "environment": "dev", "cost_center": "cc-1",
              "owner": "ana"}
 
@@ -17,3 +21,9 @@ def cap() -> Iterator[Capture]:
     """mlcost routed to in-memory providers, with all required tags set and a $3.60/h price."""
     with capture(tags=FULL_TAGS, price=3.6, sample_interval_s=0.05) as c:
         yield c
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in SHARED_SERVER_FIXTURES):
+            item.add_marker(pytest.mark.xdist_group("backend-servers"))

@@ -11,11 +11,12 @@ import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import lookup_accelerator, lookup_instance
 from mlcost_sdk.runtime.clock import ManualClock
-from mlcost_sdk.sampling import Sampler
+from mlcost_sdk.sampling import Sampler, get_sampler
 from mlcost_sdk.sampling import sampler as sampler_module
 from mlcost_sdk.testing import capture
 from tests.conftest import FULL_TAGS
 from tests.sampling.fake_nvml import FakeGpu, FakeNvml
+from tests.sampling.sampling_helpers import wait_for, wait_ticks
 
 EXP = {"experiment_id": "gpu-1"}
 
@@ -32,7 +33,13 @@ def gpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeGpu]]:
         sampler.release()
 
 
-def test_known_gpus_give_catalog_peak_mfu_and_an_instance_share(gpus: list[FakeGpu]) -> None:
+@pytest.fixture
+def gpu_sampler(gpus: list[FakeGpu]) -> Sampler:
+    return get_sampler()  # the one `gpus` put in place
+
+
+def test_known_gpus_give_catalog_peak_mfu_and_an_instance_share(
+        gpu_sampler: Sampler, gpus: list[FakeGpu]) -> None:
     clock = ManualClock()
     price = mlcost.Price(instance="p5.48xlarge")  # 8 x H100: two GPUs pay a quarter
     with capture(tags=FULL_TAGS, price=price, clock=clock, warmup_steps=0) as cap:
@@ -40,6 +47,7 @@ def test_known_gpus_give_catalog_peak_mfu_and_an_instance_share(gpus: list[FakeG
             for _ in range(4):
                 clock.advance(1.0)
                 run.step()
+            wait_ticks(gpu_sampler, 2)  # the run has GPU readings, however slow the thread
     a = cap.span(c.KIND_TRAINING_RUN).attributes
     instance = lookup_instance("p5.48xlarge")
     h100 = lookup_accelerator("NVIDIA H100 80GB HBM3")
@@ -72,11 +80,19 @@ def test_an_unknown_gpu_gets_no_peak_and_no_mfu(gpus: list[FakeGpu]) -> None:
     assert run.summary.mfu is None
 
 
-def test_a_driver_failing_mid_run_never_reaches_the_training_loop(gpus: list[FakeGpu]) -> None:
+def test_a_driver_failing_mid_run_never_reaches_the_training_loop(
+        gpu_sampler: Sampler, gpus: list[FakeGpu]) -> None:
     with capture(tags=FULL_TAGS, price=1.0, sample_interval_s=0.01) as cap:
         with mlcost.training_run("t", tags=EXP) as run:
             for i in range(50):
                 if i == 10:
+                    wait_ticks(gpu_sampler, 1)
                     gpus[0].lost = True
+                    # the sampler meets the lost GPU while the run is going on
+                    wait_for(lambda: gpu_sampler.errors >= 1)
                 run.step()
-    assert cap.span(c.KIND_TRAINING_RUN).attributes[c.STEPS] == 50
+            wait_ticks(gpu_sampler, 2)  # and goes on reading the other one
+    a = cap.span(c.KIND_TRAINING_RUN).attributes
+    assert a[c.STEPS] == 50
+    assert gpu_sampler.errors == 1  # met once, then the lost GPU is not asked again
+    assert a[c.UTILIZATION_SOURCE] == "nvml"

@@ -2,7 +2,8 @@
 
 Only the driver is faked. The error classes, error codes and result structures are the real
 nvidia-ml-py ones, so the sampler's handling of NVML errors is exercised as in production.
-Each ``FakeGpu`` draws constant power, and its energy counter advances with real time.
+Each ``FakeGpu`` draws constant power, and its energy counter advances with its ``clock``
+(real time by default; give it the sampler's manual clock for exact energy figures).
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ class FakeGpu:
     lost: bool = False  # once True, every query raises GPUIsLost
     migs: list[FakeGpu] = field(default_factory=list)
     process_sm_pct: dict[int, int] = field(default_factory=dict)  # pid -> SM %
-    _t0: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
     _sample_ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
+    def __post_init__(self) -> None:
+        self._t0 = self.clock()
+
     def energy_mj(self) -> int:
-        return int(self.power_w * (time.monotonic() - self._t0) * 1000)
+        return int(self.power_w * (self.clock() - self._t0) * 1000)
 
 
 def mig_slice(uuid: str, memory_total: int = 10 * 2**30) -> FakeGpu:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 import pynvml
 import pytest
 from fake_nvml import FakeGpu, FakeNvml, mig_slice
-from sampling_helpers import wait_for, wait_ticks
+from sampling_helpers import ticks, wait_for, wait_ticks
 
+from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import Sampler
 from mlcost_sdk.sampling.nvml import visible_handles
 
@@ -89,12 +90,12 @@ def test_mig_slice_records_what_is_available(new_sampler: NewSampler,
     parent = FakeGpu(UUID_A, name="NVIDIA A100-SXM4-80GB", migs=[mig])
     nvml = FakeNvml([parent, FakeGpu(UUID_B)])
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-1234")
-    s = new_sampler(nvml=nvml, interval=0.01)
+    clock = ManualClock()
+    s = new_sampler(nvml=nvml, interval=0.01, clock=clock.monotonic)
     assert [d.uuid for d in s.devices] == [mig.uuid]
     assert s.devices[0].memory_total_bytes == 10 * 2**30
-    s.acquire()
     with s.track() as tracker:
-        wait_ticks(s, 5)
+        ticks(s, clock, 5)
     stats = tracker.close()
     assert stats.utilization_mean is None and stats.utilization_source == "none"
     assert stats.energy_joules is None and stats.energy_source == "none"
@@ -107,18 +108,17 @@ def test_mig_slice_records_what_is_available(new_sampler: NewSampler,
 
 
 def test_energy_from_counter_deltas(new_sampler: NewSampler) -> None:
-    nvml = FakeNvml([FakeGpu(UUID_A, power_w=300.0), FakeGpu(UUID_B, power_w=100.0)])
-    s = new_sampler(nvml=nvml, interval=0.02)
-    s.acquire()
-    wait_ticks(s, 2)
+    clock = ManualClock()
+    nvml = FakeNvml([FakeGpu(UUID_A, power_w=300.0, clock=clock.monotonic),
+                     FakeGpu(UUID_B, power_w=100.0, clock=clock.monotonic)])
+    s = new_sampler(nvml=nvml, interval=0.02, clock=clock.monotonic)
+    ticks(s, clock, 2, every_s=0.02)
     with s.track() as tracker:
-        wait_ticks(s, 20)
+        ticks(s, clock, 20, every_s=0.02)
     stats = tracker.close()
-    a = tracker.start
     assert stats.energy_source == "nvml_counter"
-    assert stats.power_mean_w == pytest.approx(400.0, rel=0.05)
-    duration = s.snapshot().time - a.time  # close() happened just before
-    assert stats.energy_joules == pytest.approx(400.0 * duration, rel=0.1)
+    assert stats.power_mean_w == pytest.approx(400.0)
+    assert stats.energy_joules == pytest.approx(400.0 * 20 * 0.02)  # the fake's mJ rounding
 
 
 def test_energy_integrates_power_without_a_counter(new_sampler: NewSampler) -> None:
@@ -137,14 +137,15 @@ def test_energy_integrates_power_without_a_counter(new_sampler: NewSampler) -> N
 def test_utilization_memory_and_process_share(new_sampler: NewSampler) -> None:
     cycle = itertools.cycle([20, 80])
     memory = itertools.cycle([3 * 2**30, 5 * 2**30])
+    clock = ManualClock()
     gpu = FakeGpu(UUID_A, utilization_pct=lambda: next(cycle), memory_used=lambda: next(memory),
-                  process_sm_pct={os.getpid(): 40, os.getpid() + 1: 90})
-    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01)
-    s.acquire()
+                  process_sm_pct={os.getpid(): 40, os.getpid() + 1: 90}, clock=clock.monotonic)
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01, clock=clock.monotonic)
+    s.tick()  # the baseline
     with s.track() as tracker:
-        wait_ticks(s, 40)
+        ticks(s, clock, 40)
     stats = tracker.close()
-    assert stats.utilization_mean == pytest.approx(0.5, abs=0.05)
+    assert stats.utilization_mean == pytest.approx(0.5)  # 20 readings of 80%, 20 of 20%
     assert stats.utilization_max == 0.8 and stats.utilization_p95 == 0.8
     assert stats.memory_peak_bytes == 5 * 2**30
     assert stats.process_utilization_mean == pytest.approx(0.4)  # our PID only
@@ -156,16 +157,15 @@ def test_utilization_memory_and_process_share(new_sampler: NewSampler) -> None:
 def test_a_lost_gpu_does_not_stop_the_others(new_sampler: NewSampler,
                                              caplog: pytest.LogCaptureFixture) -> None:
     lost, healthy = FakeGpu(UUID_A, utilization_pct=0), FakeGpu(UUID_B, utilization_pct=100)
-    s = new_sampler(nvml=FakeNvml([lost, healthy]), interval=0.01)
-    s.acquire()
-    wait_ticks(s, 3)
+    clock = ManualClock()
+    s = new_sampler(nvml=FakeNvml([lost, healthy]), interval=0.01, clock=clock.monotonic)
+    ticks(s, clock, 3)
     caplog.set_level(logging.WARNING, logger="mlcost_sdk.sampling")
     lost.lost = True
-    wait_ticks(s, 2)
+    ticks(s, clock, 2)
     with s.track() as tracker:
-        wait_ticks(s, 20)
+        ticks(s, clock, 20)
     stats = tracker.close()
-    assert s.running
     assert [r.device.uuid for r in s.latest()] == [UUID_B]
     assert stats.utilization_mean == pytest.approx(1.0)  # only the healthy GPU now
     assert s.errors == 1  # counted once: a lost GPU is not asked again
@@ -189,14 +189,16 @@ def test_driver_errors_are_counted_and_logged_once(new_sampler: NewSampler,
 
 
 def test_span_shorter_than_a_tick_on_gpu(new_sampler: NewSampler) -> None:
-    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A, power_w=200.0, utilization_pct=70)]),
-                    interval=5.0)
-    s.acquire()
-    wait_ticks(s, 1)  # the baseline reading
-    stats = s.track().close()
+    clock = ManualClock()
+    gpu = FakeGpu(UUID_A, power_w=200.0, utilization_pct=70, clock=clock.monotonic)
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=5.0, clock=clock.monotonic)
+    s.tick()  # the baseline reading
+    tracker = s.track()
+    clock.advance(0.25)
+    stats = tracker.close()
     assert stats.samples == 0 and stats.utilization_mean == pytest.approx(0.7)
     assert stats.energy_source == "nvml_power" and stats.power_mean_w == 200.0
-    assert stats.energy_joules is not None and stats.energy_joules < 200.0 * 0.5
+    assert stats.energy_joules == pytest.approx(200.0 * 0.25)  # the current power, integrated
 
 
 def test_fork_child_initialises_nvml_again(new_sampler: NewSampler) -> None:
@@ -210,8 +212,10 @@ def test_fork_child_initialises_nvml_again(new_sampler: NewSampler) -> None:
     if pid == 0:
         status = 1
         try:
-            wait_ticks(s, 3, timeout=5)
-            os.write(write_end, f"{nvml.init_calls} {len(s.latest())}".encode())
+            wait_ticks(s, 3)
+            latest = s.snapshot().totals.latest  # not latest(): a stall must not make it stale
+            devices = len(latest.devices) if latest is not None else 0
+            os.write(write_end, f"{nvml.init_calls} {devices}".encode())
             status = 0
         finally:
             os._exit(status)
@@ -227,15 +231,16 @@ def test_between_snapshots_gives_max_p95_and_peak_memory_from_recent_ticks(
         new_sampler: NewSampler) -> None:
     cycle = itertools.cycle([20, 80])
     memory = itertools.cycle([3 * 2**30, 5 * 2**30])
-    gpu = FakeGpu(UUID_A, utilization_pct=lambda: next(cycle), memory_used=lambda: next(memory))
-    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01)
-    s.acquire()
-    wait_ticks(s, 1)
+    clock = ManualClock()
+    gpu = FakeGpu(UUID_A, utilization_pct=lambda: next(cycle), memory_used=lambda: next(memory),
+                  clock=clock.monotonic)
+    s = new_sampler(nvml=FakeNvml([gpu]), interval=0.01, clock=clock.monotonic)
+    s.tick()
     a = s.snapshot()
-    wait_ticks(s, 20)
+    ticks(s, clock, 20)
     stats = s.between(a, s.snapshot())
-    assert stats.samples >= 20
-    assert stats.utilization_mean == pytest.approx(0.5, abs=0.05)
+    assert stats.samples == 20
+    assert stats.utilization_mean == pytest.approx(0.5)
     assert stats.utilization_max == 0.8 and stats.utilization_p95 == 0.8
     assert stats.memory_peak_bytes == 5 * 2**30
     # shorter than a tick: the current reading's means only, no extremes
@@ -248,10 +253,10 @@ def test_between_gives_no_extremes_once_its_ticks_left_the_recent_ring(
         new_sampler: NewSampler) -> None:
     from mlcost_sdk.sampling import sampler as sampler_module
 
-    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A)]), interval=0.001)
-    s.acquire()
+    clock = ManualClock()
+    s = new_sampler(nvml=FakeNvml([FakeGpu(UUID_A)]), interval=0.001, clock=clock.monotonic)
     a = s.snapshot()
-    wait_ticks(s, sampler_module._RECENT_TICKS + 5, timeout=30)
+    ticks(s, clock, sampler_module._RECENT_TICKS + 5, every_s=0.001)
     stats = s.between(a, s.snapshot())
     assert stats.utilization_mean is not None and stats.utilization_max is None
 

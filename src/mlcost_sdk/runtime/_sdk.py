@@ -129,9 +129,9 @@ def install_tracer_provider(s: Any) -> Any:
 
 def install_meter_provider(s: Any) -> Any:
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
-    readers = []
+    readers: list[MetricReader] = []  # a periodic OTLP reader and/or Prometheus's pull reader
     if _otlp_configured("METRICS") and os.environ.get("OTEL_METRICS_EXPORTER", "otlp") == "otlp":
         from ..exporters.otlp import metric_exporter
 

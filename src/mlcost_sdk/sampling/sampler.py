@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -107,7 +108,8 @@ class Sampler:
     thread is stopped see no ticks.
     """
 
-    def __init__(self, *, nvml: Any = None, interval: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(self, *, nvml: Any = None, interval: float = DEFAULT_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._nvml = nvml
         self._interval = _checked_interval(interval)
         self._lock = threading.Lock()  # refs, run, trackers, and publishing totals
@@ -125,7 +127,8 @@ class Sampler:
         # span_attributes()' reading of the current tick: (totals, fresh, attributes, power)
         self._current: tuple[Totals, bool, dict[str, Any], float | None] | None = None
         self.error_log = ErrorLog()
-        self._clock = time.monotonic
+        self._clock = clock
+        self._last_manual_tick: float | None = None  # tick(): the previous reading's time
         this = weakref.ref(self)
 
         def after_fork() -> None:
@@ -211,6 +214,18 @@ class Sampler:
         run.wake.set()
         if run.thread is not threading.current_thread():
             run.thread.join(_JOIN_TIMEOUT_S)
+
+    def tick(self) -> None:
+        """Take one reading now, in the calling thread, when no thread samples (not acquired).
+
+        For tests and simulations that drive time themselves (``clock=``): each reading is
+        published before this returns, so nothing depends on a thread being scheduled."""
+        if self._run is not None:
+            return  # the thread owns the readings; a second writer would skew its deltas
+        backend = self._backend_now()
+        now, last = self._clock(), self._last_manual_tick
+        self._last_manual_tick = now
+        self._tick(None, backend, now, None if last is None else now - last)
 
     def set_interval(self, seconds: float) -> None:
         """Seconds between readings (0.001 to 3600); takes effect at once, even mid-wait."""
@@ -347,14 +362,14 @@ class Sampler:
             self._tick(run, backend, now, now - last)
             last = now
 
-    def _tick(self, run: _Run, backend: Backend, now: float, dt: float | None) -> None:
+    def _tick(self, run: _Run | None, backend: Backend, now: float, dt: float | None) -> None:
         try:
             reading = backend.read(dt)  # no lock held: readers never wait on a driver
         except Exception as exc:  # noqa: BLE001
             self.error_log.report(f"{backend.source} read", exc)
             return
         with self._lock:
-            if self._run is not run:  # stopped while reading (or the join timed out)
+            if self._run is not run:  # stopped or started while reading (or the join timed out)
                 return
             self._totals = self._totals.add(reading, now, dt)
             self._recent[self._totals.ticks % _RECENT_TICKS] = reading
