@@ -1,5 +1,5 @@
-"""The HTML report in a real headless Chromium: it loads without console errors and every plot
-draws marks."""
+"""The HTML report in a real headless Chromium: it loads without console errors, every plot
+draws marks, nothing overlaps or overflows the window, and the screenshot is not blank."""
 
 from __future__ import annotations
 
@@ -10,22 +10,26 @@ from pathlib import Path
 import pytest
 
 from mlcost_sdk.reports import page
-from mlcost_sdk.reports.records import load
-from mlcost_sdk.reports.usage import usages
+from mlcost_sdk.reports.records import read
 
 from .fleet import write_fleet
+from .session import write_session
 
-PLOTS = ("plot-cost-over-time", "plot-cost-by-team", "plot-cost-by-model", "plot-utilization",
-         "plot-mfu", "plot-idle-share")
+PLOTS = ("plot-cost-over-time", "plot-training-over-time", "plot-idle-over-time",
+         "plot-cost-by-team", "plot-cost-by-model", "plot-utilization", "plot-mfu",
+         "plot-idle-share")
+TABLES = ("top-runs", "top-experiments", "rollup")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT_ENV = "MLCOST_REPORT_SCREENSHOT"  # set to a path to keep a screenshot of the page
 
 
 def _page(tmp_path: Path) -> Path:
+    """A month of the fleet plus a ten-minute session with training windows."""
     path = tmp_path / "spans.jsonl"
     write_fleet(path)
+    write_session(path)
     out = tmp_path / "report.html"
-    out.write_text(page.render(usages(load([str(path)]).records), sources=[str(path)]))
+    out.write_text(page.render_records(read([str(path)]), sources=["mlcost-spans.jsonl"]))
     return out
 
 
@@ -35,6 +39,8 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     for plot in PLOTS:
         assert f'id="{plot}"' in html
+    for table in TABLES:
+        assert f'id="{table}"' in html
 
 
 @pytest.mark.slow
@@ -69,6 +75,20 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
                 return {w: box.width, h: box.height, marks: marks.length};""", plot)
             assert drawn is not None, plot
             assert drawn["w"] > 0 and drawn["h"] > 0 and drawn["marks"] > 0, (plot, drawn)
+        layout = driver.execute_script("""
+            const boxes = [...document.querySelectorAll('figure, table, .kpis')]
+                .map(e => e.getBoundingClientRect());
+            const overlaps = boxes.some((a, i) => boxes.slice(i + 1).some(b =>
+                a.left < b.right - 1 && b.left < a.right - 1 &&
+                a.top < b.bottom - 1 && b.top < a.bottom - 1));
+            return {overlaps, scroll: document.documentElement.scrollWidth,
+                    width: window.innerWidth, tables: [...arguments[0]].map(id => {
+                        const t = document.getElementById(id);
+                        return t ? t.getBoundingClientRect().height : 0; })};""", TABLES)
+        assert not layout["overlaps"] and layout["scroll"] <= layout["width"], layout
+        assert all(h > 0 for h in layout["tables"]), layout
+        png = driver.get_screenshot_as_png()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # not a blank page
         log = driver.get_log("browser")  # type: ignore[no-untyped-call]
         errors = [e for e in log if e["level"] in ("SEVERE", "WARNING")]
         assert errors == []

@@ -12,7 +12,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import InvalidParameterError
 from ..reports import focus, page
 from ..reports.focus import Focus
-from ..reports.records import Records, read
+from ..reports.records import Records, SpanRecord, read
 from ..reports.rollup import DEFAULT_BY, Rollup, Row, parse_by
 from ..reports.text import money, percent, quantity, table
 from ..reports.usage import Sink, Usage, feed, stream_usages
@@ -45,10 +45,16 @@ def open_inputs(args: argparse.Namespace) -> Records:
     return read(args.inputs or [os.environ.get(PATH_ENV) or DEFAULT_PATH], project=args.project)
 
 
-def read_into(records: Records, *sinks: Sink) -> dict[str, Any]:
-    """One pass over the records' usages into ``sinks``; then the skipped records on stderr,
-    one line each (the first few), never a traceback; returns what was read (for --json)."""
-    feed(stream_usages(records), *sinks)
+def read_into(records: Records, *sinks: Sink, page_data: page.PageData | None = None,
+              ) -> dict[str, Any]:
+    """One pass over the records' usages into ``sinks`` (and ``page_data``, which also takes
+    the training windows); then the skipped records on stderr, one line each (the first few),
+    never a traceback; returns what was read (for --json)."""
+    stream: Iterable[SpanRecord] = records
+    if page_data is not None:
+        stream = page_data.tap(records)
+        sinks = (*sinks, page_data)
+    feed(stream_usages(stream), *sinks)
     for problem in records.problems[:_MAX_WARNINGS]:
         print(f"mlcost: warning: skipped {problem}", file=sys.stderr)
     if records.skipped > _MAX_WARNINGS:
@@ -142,10 +148,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     records = open_inputs(args)
-    data = page.PageData() if args.html else None
+    data = page.PageData(by) if args.html else None
     rows = Focus() if args.format == "focus" else Rollup(by)
     keys = TagKeys()
-    meta = read_into(records, rows, keys, *([data] if data else []))
+    meta = read_into(records, rows, keys, page_data=data)
     check_by(by, keys.keys)
     if data is not None:
         write_output(page.render_data(data, sources=meta["sources"]), args.html, "--html")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from html import escape
 
 from .. import conventions as c
 from . import svg
-from .rollup import UNTAGGED, Rollup, Row, Stats
+from .records import SpanRecord
+from .rollup import UNTAGGED, Rollup, Row, Stats, Totals
 from .text import money, percent, quantity, utc
-from .usage import NS_PER_HOUR, Usage, feed
+from .timeline import Timeline, ratio
+from .usage import Usage, feed, stream_usages
 
 KIND_COLORS = {c.KIND_TRAINING_RUN: "#4c78a8", c.KIND_INFERENCE: "#f58518",
                c.KIND_IDLE: "#bab0ac", c.KIND_LLM_CALL: "#54a24b"}
@@ -27,8 +31,8 @@ h1{font-size:22px;margin:0 0 4px} .meta{color:#666;font-size:13px;margin:0 0 16p
 figure{background:#fff;border:1px solid #ddd;border-radius:6px;margin:0;padding:10px}
 figcaption{font-weight:600;margin-bottom:6px} figcaption small{font-weight:400;color:#666}
 table{border-collapse:collapse;background:#fff;margin-top:16px;font-size:13px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:right} th:first-child,td:first-child,
-th:nth-child(2),td:nth-child(2){text-align:left}
+caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right} .t{text-align:left}
 """
 
 
@@ -37,29 +41,50 @@ def _figure(plot_id: str, caption: str, note: str, chart: str) -> str:
             f"<small>{escape(note)}</small></figcaption>{chart}</figure>")
 
 
-class PageData:
-    """What the page shows, fed one usage at a time (memory: groups and hours, not usages)."""
+_TOP_RUNS = 15
+_MAX_TABLE_ROWS = 300
+PAGE_BY = ("team", "model")  # the page's default grouping (the CLI passes --by)
+_TRAINING = ("utilization", "utilization_s", "mfu", "mfu_s")  # time-weighted sums
 
-    def __init__(self) -> None:
-        self.team_model = Rollup(("team", "model"))
+
+class PageData:
+    """What the page shows, fed one usage at a time (memory: groups, time buckets and the top
+    runs, never one entry per usage). Training windows are detail, not usages: ``tap()`` picks
+    them out of the record stream on its way to the usages."""
+
+    def __init__(self, by: Sequence[str] = PAGE_BY) -> None:
+        self.by = tuple(by)
+        self.groups = Rollup(self.by)
+        self.second = Rollup(self.by[1:2]) if len(self.by) > 1 else None
         self.model = Rollup(("model",))
-        self.start_ns: int | None = None
-        self.end_ns: int | None = None
-        self.hourly: dict[int, dict[str, float]] = {}  # hour start -> kind -> cost
+        self.cost = Timeline(tuple(KIND_COLORS))
+        self.training = Timeline(_TRAINING)
+        self.runs: list[tuple[float, int, Usage]] = []  # a min-heap of the costliest runs
+        self._order = itertools.count()
+        self.experiments: dict[str, Totals] = {}
         self.utilization = [0.0] * (_BINS + 1)  # cost by value bin
         self.mfu = [0.0] * (_BINS + 1)
         self.seen_utilization = self.seen_mfu = False
+        self.start_ns: int | None = None
+        self.end_ns: int | None = None
 
     def add(self, u: Usage) -> None:
-        self.team_model.add(u)
-        self.model.add(u)
         self.start_ns = u.start_ns if self.start_ns is None else min(self.start_ns, u.start_ns)
         self.end_ns = u.end_ns if self.end_ns is None else max(self.end_ns, u.end_ns)
-        for hour, fraction in u.buckets(NS_PER_HOUR):
-            by_kind = self.hourly.get(hour)
-            if by_kind is None:
-                by_kind = self.hourly[hour] = dict.fromkeys(KIND_COLORS, 0.0)
-            by_kind[u.kind] += u.cost_usd * fraction
+        self.groups.add(u)
+        if self.second is not None:
+            self.second.add(u)
+        self.model.add(u)
+        self.cost.add(u.start_ns, u.end_ns, {u.kind: u.cost_usd})
+        experiment = u.dimension("experiment_id")
+        if experiment is not None:
+            self.experiments.setdefault(experiment, Totals()).add(u)
+        if u.kind == c.KIND_TRAINING_RUN:
+            entry = (u.cost_usd, next(self._order), u)  # the order breaks ties: never a Usage
+            if len(self.runs) < _TOP_RUNS:
+                heapq.heappush(self.runs, entry)
+            elif entry[0] > self.runs[0][0]:
+                heapq.heapreplace(self.runs, entry)
         if u.utilization is not None:
             self.seen_utilization = True
             self.utilization[_bin(u.utilization)] += u.cost_usd
@@ -67,25 +92,50 @@ class PageData:
             self.seen_mfu = True
             self.mfu[_bin(u.mfu)] += u.cost_usd
 
+    def tap(self, records: Iterable[SpanRecord]) -> Iterator[SpanRecord]:
+        """Pass ``records`` through, keeping each training window's utilization and MFU."""
+        for r in records:
+            if r.kind == c.KIND_TRAINING_WINDOW:
+                self.add_window(r)
+            yield r
+
+    def add_window(self, r: SpanRecord) -> None:
+        seconds = (r.end_ns - r.start_ns) / 1e9
+        util, mfu = r.number(c.UTILIZATION_MEAN), r.number(c.MFU)
+        values: dict[str, float] = {}
+        if util is not None:
+            values.update(utilization=util * seconds, utilization_s=seconds)
+        if mfu is not None:
+            values.update(mfu=mfu * seconds, mfu_s=seconds)
+        self.training.add(r.start_ns, r.end_ns, values)
+
 
 def _bin(value: float) -> int:
     """Bins of 10% (0-10%, ..., 90-100%), and above 100% for suspect MFU."""
     return min(int(max(value, 0.0) * _BINS), _BINS - 1) if value <= 1 else _BINS
 
 
-def _cost_over_time(data: PageData, start: int, end: int) -> str:
-    width = NS_PER_HOUR * (24 if end - start > 2 * 24 * NS_PER_HOUR else 1)
-    first = start - start % width
-    n = int((max(end - 1, start) - first) // width) + 1
-    by_kind = {k: [0.0] * n for k in KIND_COLORS}
-    for hour, costs in data.hourly.items():  # hours fold into days exactly: both start at 0
-        for kind, cost in costs.items():
-            by_kind[kind][(hour - hour % width - first) // width] += cost
-    fmt = "%m-%d" if width > NS_PER_HOUR else "%H:00"
-    labels = [datetime.fromtimestamp((first + i * width) / 1e9, UTC).strftime(fmt)
-              for i in range(n)]
-    series = [svg.Series(k, KIND_COLORS[k], v) for k, v in by_kind.items() if any(v)]
-    return svg.columns(labels, series, fmt=money, title="cost over time")
+def _cost_over_time(data: PageData) -> tuple[str, str]:
+    labels, sums, unit = data.cost.display()
+    series = [svg.Series(k, KIND_COLORS[k], v) for k, v in sums.items() if any(v)]
+    return svg.columns(labels, series, fmt=money, title="cost over time"), unit
+
+
+def _idle_over_time(data: PageData) -> str:
+    labels, sums, _ = data.cost.display()
+    serving = [i + d for i, d in zip(sums[c.KIND_INFERENCE], sums[c.KIND_IDLE], strict=True)]
+    return svg.lines(labels, [svg.Line("idle share", "#7f7f7f",
+                                       ratio(sums[c.KIND_IDLE], serving))],
+                     fmt=percent, title="idle share over time", top_value=1.0)
+
+
+def _training_over_time(data: PageData) -> tuple[str, str]:
+    labels, sums, unit = data.training.display()
+    chart = svg.lines(labels, [
+        svg.Line("utilization", "#54a24b", ratio(sums["utilization"], sums["utilization_s"])),
+        svg.Line("MFU", "#4c78a8", ratio(sums["mfu"], sums["mfu_s"]))],
+        fmt=percent, title="utilization and MFU over time", top_value=1.0)
+    return chart, unit
 
 
 def _cost_by(rows: Sequence[Row], key: str) -> str:
@@ -124,40 +174,113 @@ def _kpis(total: Stats) -> str:
         for k, v in cells) + "</div>"
 
 
-def _table(rows: Sequence[Row]) -> str:
-    head = ("team", "model", "cost", "requests", "cost / prediction", "idle share", "MFU",
-            "utilization")
-    body = [[*(r.path + ("",) * (2 - r.level)), money(r.stats.cost_usd),
-             quantity(r.stats.requests), money(r.stats.cost_per_prediction),
-             percent(r.stats.idle_share), percent(r.stats.mfu), percent(r.stats.utilization)]
-            for r in rows if r.level > 0]
-    return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>"
-                      for row in body) + "</table>")
+def _html_table(table_id: str, caption: str, head: Sequence[str],
+                body: Sequence[Sequence[str]], left: int = 1) -> str:
+    """A table whose first ``left`` columns are text (left-aligned), the rest figures."""
+    if not body:
+        return ""
+    def cells(tag: str, row: Sequence[str]) -> str:
+        return "".join(f'<{tag}{" class=t" if i < left else ""}>{escape(v)}</{tag}>'
+                       for i, v in enumerate(row))
+    return (f'<table id="{table_id}"><caption>{escape(caption)}</caption><tr>'
+            f'{cells("th", head)}</tr>'
+            + "".join(f"<tr>{cells('td', row)}</tr>" for row in body) + "</table>")
 
 
-def render(items: Iterable[Usage], *, sources: Sequence[str] = ()) -> str:
-    """The page for these usages (read once); ``sources`` (files or URLs) are named in its
-    header."""
-    data = PageData()
+_FIGURES = ("cost", "training", "serving", "idle", "LLM", "requests", "cost / prediction",
+            "idle share", "MFU", "utilization", "GPU-hours")
+
+
+def _figures(s: Stats) -> list[str]:
+    return [money(s.cost_usd), money(s.training_usd), money(s.inference_usd), money(s.idle_usd),
+            money(s.llm_usd), quantity(s.requests), money(s.cost_per_prediction),
+            percent(s.idle_share), percent(s.mfu), percent(s.utilization),
+            quantity(round(s.gpu_hours, 2))]
+
+
+def _rollup_table(data: PageData) -> str:
+    rows = [r for r in data.groups.rows() if r.level > 0]
+    body = [["\u2003" * (r.level - 1) + r.path[-1], *_figures(r.stats)]
+            for r in rows[:_MAX_TABLE_ROWS]]
+    more = f"; first {_MAX_TABLE_ROWS} of {len(rows)} rows" if len(rows) > _MAX_TABLE_ROWS else ""
+    return _html_table("rollup", f"Cost by {' > '.join(data.by)}{more}",
+                       [" > ".join(data.by), *_FIGURES], body)
+
+
+def _top_runs(data: PageData) -> str:
+    runs = [u for _, _, u in sorted(data.runs, key=lambda e: (-e[0], e[1]))]
+    body = [[str(u.attributes.get(c.RUN_NAME) or "-"), u.dimension("experiment_id") or "-",
+             u.dimension("team") or "-", u.dimension("model") or "-", utc(u.start_ns),
+             _duration(u.seconds), money(u.cost_usd), percent(u.mfu), percent(u.utilization),
+             quantity(round(u.gpu_hours, 2)), str(u.attributes.get(c.RUN_ID) or "-")]
+            for u in runs]
+    return _html_table("top-runs", f"Top {_TOP_RUNS} training runs by cost",
+                       ["run", "experiment", "team", "model", "started", "duration", "cost",
+                        "MFU", "utilization", "GPU-hours", "run id"], body, left=5)
+
+
+def _top_experiments(data: PageData) -> str:
+    ranked = sorted(((name, t.stats()) for name, t in data.experiments.items()),
+                    key=lambda e: (-e[1].cost_usd, e[0]))[:_TOP_RUNS]
+    body = [[name, str(s.runs), money(s.cost_usd), money(s.training_usd), percent(s.mfu),
+             percent(s.utilization), quantity(round(s.gpu_hours, 2))] for name, s in ranked]
+    return _html_table("top-experiments", f"Top {_TOP_RUNS} experiments by cost",
+                       ["experiment", "runs", "cost", "training", "MFU", "utilization",
+                        "GPU-hours"], body)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 2 * 86_400 else f"{seconds / 86_400:.1f} d"
+
+
+def render(items: Iterable[Usage], *, by: Sequence[str] = PAGE_BY,
+           sources: Sequence[str] = ()) -> str:
+    """The page for these usages (read once), grouped ``by``; ``sources`` (files or URLs) are
+    named in its header. Without records there are no training windows: see render_records."""
+    data = PageData(by)
     feed(items, data)
+    return render_data(data, sources=sources)
+
+
+def render_records(records: Iterable[SpanRecord], *, by: Sequence[str] = PAGE_BY,
+                   sources: Sequence[str] = ()) -> str:
+    """The page for these records, training windows included (one pass)."""
+    data = PageData(by)
+    feed(stream_usages(data.tap(records)), data)
     return render_data(data, sources=sources)
 
 
 def render_data(data: PageData, *, sources: Sequence[str] = ()) -> str:
     """The page for what ``data`` was fed."""
-    team_model = data.team_model.rows()
-    total = team_model[0].stats
+    total = data.groups.rows()[0].stats
+    plots: list[str] = []
     if data.start_ns is not None and data.end_ns is not None:
         period = f"{utc(data.start_ns)} to {utc(data.end_ns)}"
+        cost_chart, unit = _cost_over_time(data)
+        training_chart, training_unit = _training_over_time(data)
+        first = data.by[0]
         plots = [
-            _figure("plot-cost-over-time", "Cost over time", "per UTC day (hour for short "
-                    "ranges), by kind; a span crossing a boundary is split by time",
-                    _cost_over_time(data, data.start_ns, data.end_ns)),
-            _figure("plot-cost-by-team", "Cost by team", f"top {_TOP_GROUPS}; {UNTAGGED} = no "
-                    "team tag", _cost_by(team_model, "team")),
-            _figure("plot-cost-by-model", "Cost by model", f"top {_TOP_GROUPS}",
-                    _cost_by(data.model.rows(), "model")),
+            _figure("plot-cost-over-time", "Cost over time", f"per {unit}, by kind; a span "
+                    "crossing a boundary is split by time", cost_chart),
+            _figure("plot-training-over-time", "Utilization and MFU over time",
+                    f"from training windows, time-weighted, per {training_unit or 'bucket'}",
+                    training_chart),
+            _figure("plot-idle-over-time", "Idle share over time", "share of serving cost "
+                    f"paid with no request in flight, per {unit}", _idle_over_time(data)),
+            _figure(f"plot-cost-by-{first}", f"Cost by {first}",
+                    f"top {_TOP_GROUPS}; {UNTAGGED} = no {first} tag",
+                    _cost_by(data.groups.rows(), first)),
+        ]
+        if data.second is not None:
+            second = data.by[1]
+            plots.append(_figure(f"plot-cost-by-{second}", f"Cost by {second}",
+                                 f"top {_TOP_GROUPS}; {UNTAGGED} = no {second} tag",
+                                 _cost_by(data.second.rows(), second)))
+        plots += [
             _figure("plot-utilization", "Utilization distribution", "cost by mean device "
                     "utilization of each span, in bins of 10% labelled by their lower edge",
                     _distribution(data.utilization, data.seen_utilization, "utilization")),
@@ -168,7 +291,7 @@ def render_data(data: PageData, *, sources: Sequence[str] = ()) -> str:
                     "with no request in flight", _idle_share(data.model.rows())),
         ]
     else:
-        period, plots = "no records", []
+        period = "no records"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -176,5 +299,6 @@ def render_data(data: PageData, *, sources: Sequence[str] = ()) -> str:
         f"<style>{_CSS}</style></head><body><h1>mlcost cost report</h1>"
         f'<p class="meta">{escape(period)} &middot; from {escape(", ".join(sources) or "-")}'
         f" &middot; generated {escape(utc(int(datetime.now(UTC).timestamp() * 1e9)))}</p>"
-        f'{_kpis(total)}<div class="grid">{"".join(plots)}</div>{_table(team_model)}'
+        f'{_kpis(total)}<div class="grid">{"".join(plots)}</div>'
+        f"{_top_runs(data)}{_top_experiments(data)}{_rollup_table(data)}"
         "</body></html>\n")
