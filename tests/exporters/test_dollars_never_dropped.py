@@ -64,10 +64,12 @@ def burst(threads: int, calls: int) -> None:
 
 
 def counter_total(reader: InMemoryMetricReader) -> float:
+    """The serving cost on the mlcost.cost counter (requests and idle)."""
     data = reader.get_metrics_data()
     return math.fsum(p.value for rm in (data.resource_metrics if data else [])
                      for sm in rm.scope_metrics for m in sm.metrics if m.name == c.METRIC_COST
-                     for p in m.data.data_points)
+                     for p in m.data.data_points
+                     if p.attributes.get(c.KIND) in (c.KIND_INFERENCE, c.KIND_IDLE))
 
 
 def report(path: Path) -> Stats:

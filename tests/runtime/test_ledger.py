@@ -81,11 +81,13 @@ def test_aggregate_mode_keeps_a_span_for_calls_in_a_sampled_trace() -> None:
         final = inf._shutdown_meter()
     (span,) = cap.spans(c.KIND_INFERENCE)
     assert span.attributes[c.COST_IN_LEDGER] is True and span.attributes[c.COST_USD] > 0
-    (record,) = cap.records()
-    assert record.attributes[c.REQUESTS] == 2
-    assert record.attributes[c.COST_USD] >= span.attributes[c.COST_USD]
-    assert record.attributes[c.MODEL] == "bert" and record.attributes[c.KIND] == c.KIND_INFERENCE
-    assert record.attributes[c.LATENCY_P50_S] >= 0
+    records = cap.records()  # one, or two if the ledger thread closed a window in between
+    assert sum(r.attributes[c.REQUESTS] for r in records) == 2
+    assert sum(r.attributes[c.COST_USD] for r in records) >= span.attributes[c.COST_USD]
+    for record in records:
+        assert record.attributes[c.MODEL] == "bert"
+        assert record.attributes[c.KIND] == c.KIND_INFERENCE
+        assert record.attributes[c.LATENCY_P50_S] >= 0
     stats = report_total(cap.exporter.get_finished_spans())
     assert final is not None and stats.requests == 2
     assert math.isclose(stats.cost_usd, final.total_cost_usd, rel_tol=1e-9)
@@ -93,7 +95,9 @@ def test_aggregate_mode_keeps_a_span_for_calls_in_a_sampled_trace() -> None:
 
 def test_aggregate_record_spans_its_window_and_carries_window_hardware() -> None:
     clock = ManualClock()
-    with capture(tags=FULL_TAGS, price=3600.0, aggregate=True, clock=clock) as cap:
+    with capture(tags=FULL_TAGS, price=3600.0, aggregate=True, clock=clock,
+                 ledger_window_s=3600) as cap:
+        ledger.close_all()  # whatever window the ledger thread had open
         call = mlcost.inference("a").start()
         clock.advance(2.0)
         call.end()
@@ -170,14 +174,17 @@ def test_checkpoints_carry_the_run_so_far_and_never_double_count() -> None:
             clock.advance(5.0)
             ledger.close_all()
             checkpoints = cap.records(c.RECORD_CHECKPOINT)
-            assert [_attrs(s)[c.COST_USD] for s in checkpoints] == pytest.approx([10.0, 15.0])
+            # (the ledger thread may add its own, at one of these instants)
+            assert {10.0, 15.0} <= {_attrs(s)[c.COST_USD] for s in checkpoints} \
+                <= {0.0, 10.0, 15.0}
             run_span = run._span
             # killed here: the report takes the latest checkpoint
             killed = report_total(checkpoints)
             assert killed.training_usd == pytest.approx(15.0) and killed.runs == 1
             clock.advance(1.0)
+        emitted = len(cap.records(c.RECORD_CHECKPOINT))
         ledger.close_all()  # an ended run emits no more checkpoints
-    assert len(cap.records(c.RECORD_CHECKPOINT)) == 2
+        assert len(cap.records(c.RECORD_CHECKPOINT)) == emitted
     for s in checkpoints:
         assert s.parent is not None and s.parent.span_id == run_span.get_span_context().span_id
         assert s.start_time == cap.span(c.KIND_TRAINING_RUN).start_time

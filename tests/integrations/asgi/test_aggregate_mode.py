@@ -63,7 +63,9 @@ def test_ten_thousand_requests_report_equals_the_in_process_total(aggregate: boo
         # own span (marked in_ledger), so both views of the same requests can be compared.
         app = OpenTelemetryMiddleware(inner, tracer_provider=cap.tracer_provider,
                                       exclude_spans=["receive", "send"])
-        with serve(app) as url:
+        # keep-alive past any stall of this loaded machine: a reused connection the server
+        # closed meanwhile would fail a request
+        with serve(app, timeout_keep_alive=600) as url:
             statuses = hammer(url, REQUESTS)
         final = inf._shutdown_meter()
     assert statuses == [200] * REQUESTS
