@@ -110,6 +110,7 @@ def test_auto_shutdown_resources_are_listed_first_as_policy_says_shut_down(tmp_p
     w.close()
     found = find_idle(usages(load([str(path)]).records), now_ns=ns(NOW), days=30)
     assert (found[0].kind, found[0].name) == ("model", "cheap")
-    assert found[0].auto_shutdown and found[0].action == "policy says shut down (auto_shutdown=true)"
+    assert found[0].auto_shutdown
+    assert found[0].action == "policy says shut down (auto_shutdown=true)"
     costly = next(r for r in found if r.name == "costly")
     assert not costly.auto_shutdown and costly.action == "alert owner"
