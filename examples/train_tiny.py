@@ -1,8 +1,10 @@
 """The main job: a small transformer language model trained on CPU through mlcost-sdk.
 
 Random weights, synthetic tokens (no downloads). Runs for about --seconds, then prints the
-run's cost summary; spans go to ./mlcost-spans.jsonl unless OTEL_EXPORTER_OTLP_ENDPOINT or
-MLCOST_SPANS_PATH says otherwise.
+run's cost summary. FLOPs are measured by PyTorch's flop counter through the torch integration
+(``mlcost.flops.source=flop_counter``); the formula it falls back to counts N as the
+scaling-law papers do (non-embedding parameters) plus PaLM's attention term. Spans go to
+./mlcost-spans.jsonl unless OTEL_EXPORTER_OTLP_ENDPOINT or MLCOST_SPANS_PATH says otherwise.
 
     python examples/train_tiny.py --seconds 30 --usd-per-hour 0.34
 """
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 import mlcost_sdk as mlcost
+from mlcost_sdk.integrations import torch as mlcost_torch
 
 
 class TinyLM(nn.Module):
@@ -35,6 +38,26 @@ class TinyLM(nn.Module):
         return logits
 
 
+D_MODEL, LAYERS = 256, 4
+
+
+def build(seq: int) -> tuple[TinyLM, int]:
+    """The main job's model and its vocabulary size (also used by its FLOPs test)."""
+    torch.manual_seed(0)
+    vocab = 4096
+    return TinyLM(vocab, D_MODEL, layers=LAYERS, heads=4, seq=seq), vocab
+
+
+def train_step(model: TinyLM, opt: torch.optim.Optimizer, batch: torch.Tensor,
+               vocab: int) -> torch.Tensor:
+    logits = model(batch[:, :-1])
+    loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]
+    opt.step()  # the torch integration makes this one run.step() with the batch's counts
+    return loss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="train for about this long")
@@ -44,12 +67,9 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=128)
     args = ap.parse_args()
 
-    torch.manual_seed(0)
-    vocab, d_model = 4096, 256
-    model = TinyLM(vocab, d_model, layers=4, heads=4, seq=args.seq)
+    model, vocab = build(args.seq)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     params = sum(p.numel() for p in model.parameters())
-    tokens_per_step = args.batch * args.seq
 
     mlcost.configure(
         service_name="train-tiny",
@@ -59,19 +79,17 @@ def main() -> None:
     )
     # A rough guess of the step rate sizes the planned run for the budget projection.
     planned_steps = max(10, int(args.seconds * 4))
-    with mlcost.training_run("train-tiny", params=params, tags={"experiment_id": "tiny-001"},
+    with mlcost.training_run("train-tiny", tags={"experiment_id": "tiny-001"},
+                             params=mlcost_torch.non_embedding_params(model), layers=LAYERS,
+                             d_model=D_MODEL, seq_len=args.seq,  # the formula, if unmeasured
                              total_steps=planned_steps, budget_usd=1.0,
-                             window_seconds=max(5.0, args.seconds / 4)) as run:
+                             window_seconds=max(5.0, args.seconds / 4)) as run, \
+            mlcost_torch.instrument(model, opt):
         deadline = time.monotonic() + args.seconds
         step = 0
         while time.monotonic() < deadline and step < 100_000:
-            batch = torch.randint(0, vocab, (args.batch, args.seq + 1))
-            logits = model(batch[:, :-1])
-            loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            run.step(tokens=tokens_per_step, samples=args.batch)
+            loss = train_step(model, opt, torch.randint(0, vocab, (args.batch, args.seq + 1)),
+                              vocab)
             step += 1
     mlcost.flush()
     print(f"model: {params / 1e6:.2f}M parameters, {step} steps, final loss {loss.item():.3f}")

@@ -20,6 +20,9 @@ What each part measures, and how:
   that cannot run on fake tensors (control flow on tensor values) is not measured: the run keeps
   its own FLOPs source, and the reason is logged once. Sharded parameters (FSDP) are not
   supported: the count would be of the shard.
+- **Parameters**: the run's formula (used when FLOPs cannot be measured) gets N from the module:
+  its non-embedding parameters (:func:`non_embedding_params`), unless training_run() was given
+  ``params``.
 - **dtype**: the autocast dtype seen at the first training forward, else the parameters' dtype;
   fp32 on a CUDA device with ``torch.backends.cuda.matmul.allow_tf32`` counts as tf32. The run's
   peak FLOP/s is taken for that dtype (a dtype given to training_run() or configure() wins).
@@ -54,7 +57,7 @@ from mlcost_sdk.runtime._safety import capture_internal_exceptions
 from mlcost_sdk.runtime.training import TrainingRun, current_run
 
 __all__ = ["FlopCounter", "Instrumentation", "StepMeter", "count_samples", "count_tokens",
-           "detect_dtype", "instrument", "token_positions"]
+           "detect_dtype", "instrument", "non_embedding_params", "token_positions"]
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -118,6 +121,17 @@ def count_samples(*args: Any, **kwargs: Any) -> int:
     if first is None:
         first = next(_tensors((args, kwargs)), None)
     return int(first.shape[0]) if first is not None and first.dim() > 0 else 0
+
+
+# ---- model size -------------------------------------------------------------------------------
+def non_embedding_params(model: nn.Module) -> int:
+    """N as the scaling-law papers count it (Kaplan et al. 2020; Chinchilla): every distinct
+    parameter except those of ``nn.Embedding`` / ``nn.EmbeddingBag`` modules, whose lookups do
+    no matmul work. An output head tied to the embedding shares its tensor and is left out
+    with it; a bare position-embedding ``nn.Parameter`` cannot be told apart and is counted."""
+    embedding = {id(p) for m in model.modules() if isinstance(m, nn.Embedding | nn.EmbeddingBag)
+                 for p in m.parameters(recurse=False)}
+    return sum(p.numel() for p in model.parameters() if id(p) not in embedding)
 
 
 # ---- dtype ------------------------------------------------------------------------------------
@@ -339,6 +353,8 @@ class StepMeter:
         run = self.run or current_run()
         if run is not None and run is not self._bound:
             self._bound, self._dtype_set = run, False
+            with capture_internal_exceptions("torch.params"):  # N for the run's formula
+                run.supply_model_size(non_embedding_params(_unwrap(self.model)))
             self._timer = _CudaStepTimer() if _device(self.model).type == "cuda" else None
             if self._timer is not None:
                 run.add_window_listener(self._timer.window_closed)

@@ -125,7 +125,9 @@ POWER_MEAN_W: Final = _attr("mlcost.power.mean_w", "double", "W", "mean power ov
 # --- work and efficiency --------------------------------------------------------------------
 FLOPS_TOTAL: Final = _attr("mlcost.flops.total", "double", "FLOP", "model FLOPs done")
 FLOPS_SOURCE: Final = _attr("mlcost.flops.source", "string", "",
-                            "user, formula_6nd, formula_2nd, flop_counter, or none")
+                            "user, flop_counter, formula_6nd (6N per token, N = non-embedding "
+                            "params), formula_6nd_attn (6N + 12*layers*d_model*seq_len, PaLM), "
+                            "formula_2nd (inference), or none")
 FLOPS_PEAK_PER_S: Final = _attr("mlcost.flops.peak_per_s", "double", "FLOP/s",
                                 "dense peak of the devices in use for the dtype")
 FLOPS_PEAK_SOURCE: Final = _attr("mlcost.flops.peak_source", "string", "",

@@ -31,7 +31,12 @@ from .llm import (
 from .llm_usage import usage_from
 from .scenarios import Scenarios, around, three_scenarios
 from .tco import TcoEstimate, estimate_tco
-from .training import TrainingEstimate, estimate_training, training_flops
+from .training import (
+    TrainingEstimate,
+    estimate_training,
+    training_flops,
+    training_flops_per_token,
+)
 from .unit import (
     UnitEconomics,
     cost_per_active_user,
@@ -75,5 +80,6 @@ __all__ = [
     "three_scenarios",
     "token_cost",
     "training_flops",
+    "training_flops_per_token",
     "usage_from",
 ]

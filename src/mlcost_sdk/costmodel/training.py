@@ -1,11 +1,16 @@
 """Layer 1, training: FLOPs -> wall clock -> GPU-hours -> dollars.
 
     total FLOPs    = 6 x params x tokens        (2 forward + 4 backward per parameter per token)
+                   + 12 x layers x d_model x seq_len x tokens   (attention, when the shape is known)
     wall clock (s) = total FLOPs / (gpus x dense peak FLOP/s per GPU x MFU) x (1 + comm overhead)
     cost           = gpus x $/GPU-hour x wall-clock hours
 
-6ND ignores attention (about 12 x layers x d_model x seq_len FLOPs per token) and overcounts
-frozen parameters: pass measured ``flops`` when you have them.
+``params`` is N as the scaling-law papers count it: the NON-embedding parameters (Kaplan et
+al. 2020, "Scaling Laws for Neural Language Models", sec. 2.1; Hoffmann et al. 2022,
+"Chinchilla"): an embedding lookup does no matmul work, so counting its table overstates FLOPs
+(1.26x on examples/train_tiny.py). The attention term is PaLM's (Chowdhery et al. 2022,
+appendix B: 6N + 12·L·H·Q·T per token, H·Q = d_model). Both ignore elementwise work and
+overcount frozen parameters: measured ``flops`` beat them when you have them.
 """
 
 from __future__ import annotations
@@ -20,9 +25,30 @@ from ._units import SECONDS_PER_HOUR
 FLOPS_PER_PARAM_TOKEN = 6
 
 
+FORMULA_6ND = "formula_6nd"  # 6N per token
+FORMULA_6ND_ATTENTION = "formula_6nd_attn"  # 6N + 12·L·d_model·T per token (PaLM, appendix B)
+
+
 def training_flops(params: float, tokens: float) -> float:
-    """Model FLOPs of a training run by the 6ND rule."""
+    """Model FLOPs of a training run by the 6ND rule (``params``: non-embedding N)."""
     return FLOPS_PER_PARAM_TOKEN * v.positive("params", params) * v.positive("tokens", tokens)
+
+
+def training_flops_per_token(params: float, *, layers: int | None = None,
+                             d_model: int | None = None,
+                             seq_len: int | None = None) -> tuple[float, str]:
+    """(training FLOPs per token, ``mlcost.flops.source``): 6N, plus PaLM's attention term
+    12·L·d_model·T when all of ``layers``, ``d_model`` and ``seq_len`` are given."""
+    per_token = FLOPS_PER_PARAM_TOKEN * v.positive("params", params)
+    shape = (layers, d_model, seq_len)
+    if all(x is None for x in shape):
+        return per_token, FORMULA_6ND
+    if any(x is None for x in shape):
+        raise InvalidParameterError("layers", layers,
+                                    "given together with d_model and seq_len (or none of them)")
+    attention = 12.0 * v.count("layers", layers) * v.count("d_model", d_model) \
+        * v.count("seq_len", seq_len)
+    return per_token + attention, FORMULA_6ND_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -66,7 +92,7 @@ def estimate_training(
     elif params is None or tokens is None:
         raise InvalidParameterError("params", params, "given with tokens (or flops instead)")
     else:
-        total, flops_source = training_flops(params, tokens), "formula_6nd"
+        total, flops_source = training_flops(params, tokens), FORMULA_6ND
     n = v.count("gpus", gpus)
     utilization = v.fraction("mfu", mfu)
     peak = v.positive("peak_flops_per_gpu", peak_flops_per_gpu)

@@ -22,6 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from .. import _validate as v
 from .. import conventions as c
+from ..costmodel.training import training_flops_per_token
 from ..errors import BudgetExceeded, InvalidParameterError
 from . import _instruments, ledger
 from ._safety import capture_internal_exceptions
@@ -103,7 +104,15 @@ class _Counts:
 
 
 class TrainingRun:
-    """Meters one training run. Use as a context manager (sync or async)."""
+    """Meters one training run. Use as a context manager (sync or async).
+
+    FLOPs, first found wins: ``step(flops=...)`` or ``flops_per_step`` (source ``user``), an
+    integration's measurement (``flop_counter``), else the formula from ``params``: N is the
+    model's NON-embedding parameter count, as the scaling-law papers count it (an embedding
+    lookup does no matmul work), giving 6N per token (``formula_6nd``); with ``layers``,
+    ``d_model`` and ``seq_len`` PaLM's attention term 12·layers·d_model·seq_len per token is
+    added (``formula_6nd_attn``). The PyTorch integration supplies N from the module.
+    """
 
     def __init__(
         self,
@@ -111,6 +120,9 @@ class TrainingRun:
         *,
         flops_per_step: float | None = None,
         params: float | None = None,
+        layers: int | None = None,
+        d_model: int | None = None,
+        seq_len: int | None = None,
         tags: dict[str, str] | None = None,
         budget_usd: float | None = None,
         total_steps: int | None = None,
@@ -145,6 +157,12 @@ class TrainingRun:
         self._tags = {**s.tags, **validate_tags(tags, "training_run(tags)")}
         self._flops_per_step = float(flops_per_step or 0.0)
         self._params = params
+        self._formula: tuple[float, str] | None = None  # (FLOPs per token, its source name)
+        if params is None and (layers, d_model, seq_len) != (None, None, None):
+            raise InvalidParameterError("params", params, "given with layers/d_model/seq_len")
+        if params is not None:
+            self._formula = training_flops_per_token(params, layers=layers, d_model=d_model,
+                                                     seq_len=seq_len)
         self._flops_source = "user" if flops_per_step else "none"  # a plug-in may set it
         self._budget_usd = budget_usd
         self._total_steps = total_steps
@@ -186,6 +204,15 @@ class TrainingRun:
             self._slow_path()
 
     # ---- for integrations -------------------------------------------------------------------
+    def supply_model_size(self, params: float, *, layers: int | None = None,
+                          d_model: int | None = None, seq_len: int | None = None) -> None:
+        """An integration that can read the model gives its non-embedding parameter count
+        (and shape) for the formula; what the caller passed to training_run() wins."""
+        if self._params is None:
+            self._params = params
+            self._formula = training_flops_per_token(params, layers=layers, d_model=d_model,
+                                                     seq_len=seq_len)
+
     def set_flops_source(self, source: str) -> None:
         """A FLOPs plug-in (e.g. the PyTorch flop counter) names itself as the source."""
         self._flops_source = source
@@ -385,16 +412,17 @@ class TrainingRun:
         return attrs
 
     def flops_source(self) -> str:
-        """Caller-given FLOPs first (or a plug-in's), then the 6ND formula, else none."""
+        """Caller-given FLOPs first (or a plug-in's), then the formula (6N per token, plus
+        PaLM's attention term when the shape is known), else none."""
         if self._flops_source != "none":
             return self._flops_source
         if self._flops > 0:
             return "user"
-        return "formula_6nd" if self._params else "none"
+        return self._formula[1] if self._formula is not None else "none"
 
     def _flops_between(self, start: _Counts, end: _Counts) -> float:
-        if self._params and self.flops_source() == "formula_6nd":
-            return 6.0 * self._params * (end.tokens - start.tokens)
+        if self._formula is not None and self._flops_source == "none" and self._flops <= 0:
+            return self._formula[0] * (end.tokens - start.tokens)  # nothing counted: formula
         return end.flops - start.flops
 
     def _close_window(self, now: float) -> None:
