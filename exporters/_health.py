@@ -41,6 +41,7 @@ from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 from mlcost_sdk import _validate as v
 from mlcost_sdk import conventions as c
 from mlcost_sdk._version import __version__
+from mlcost_sdk.runtime import _process
 from mlcost_sdk.runtime.ledger import RECORD_NAME, Ledger, LedgerRecord, absorb, carries_cost
 
 logger = logging.getLogger("mlcost_sdk")
@@ -167,7 +168,8 @@ class CountingBatchSpanProcessor(SpanProcessor):
     def _shed_one(self, span: ReadableSpan) -> None:
         """Put a span's cost into the shed ledger (never raises: this runs in the app)."""
         try:
-            absorb(self._shed, span.name, span.attributes or {}, span.start_time or 0,
+            absorb(self._shed, span.name, _process.stamped(span.attributes or {}),
+                   span.start_time or 0,
                    span.end_time or 0, span.status.status_code is StatusCode.ERROR,
                    span.resource)
         except Exception:  # noqa: BLE001

@@ -76,7 +76,6 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
              config._meter)
     inference._shutdown_meter()
     config._reset_for_tests()
-    _instruments.clear_for_tests()  # the fresh meter provider starts from zero
     try:
         config.configure(tracer_provider=cap.tracer_provider, meter_provider=cap.meter_provider,
                          **configure_kwargs)

@@ -119,3 +119,55 @@ def test_configure_twice_replaces_exporters_instead_of_adding(tmp_path: Path) ->
            if r["name"] == "first"]
     assert len(ids) == 1, records
     assert not [r for r in records if r["name"] == "second"]
+
+
+def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
+        tmp_path: Path) -> None:
+    """On mlcost's own provider a request's span is started with its own attributes only;
+    the tags, hardware and price every request shares are added at export, so the exported
+    span equals the one an application's provider (which gets them all on the span) sees."""
+    proc = _run("""
+        import json
+        import mlcost_sdk as mlcost
+        from mlcost_sdk import conventions as c
+        from mlcost_sdk.runtime import _process
+        from mlcost_sdk.testing import capture
+        from opentelemetry.sdk.trace import SpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        class OnThread(SpanProcessor):  # what the application's thread hands the SDK
+            spans = []
+            def on_end(self, span):
+                self.spans.append(dict(span.attributes))
+
+        with capture(price=3.6) as cap:  # an application's provider: all on the span
+            with mlcost.inference("predict", model="m", tags={"owner": "bob"}):
+                pass
+        reference = dict(cap.span(c.KIND_INFERENCE).attributes)
+
+        memory = InMemorySpanExporter()
+        mlcost.configure(exporters=[memory], price=3.6)
+        from mlcost_sdk.runtime import config
+        config._tracer_provider.add_span_processor(OnThread())
+        with mlcost.inference("predict", model="m", tags={"owner": "bob"}):
+            pass
+        mlcost.flush()
+        [exported] = [dict(s.attributes) for s in memory.get_finished_spans()
+                      if s.attributes.get(c.KIND) == c.KIND_INFERENCE]
+        [on_thread] = [a for a in OnThread.spans if a.get(c.KIND) == c.KIND_INFERENCE]
+        print(json.dumps({"reference": reference, "exported": exported,
+                          "on_thread": on_thread, "stamped": dict(_process.stamped(on_thread))}))
+    """, tmp_path, MLCOST_TAGS=TAGS)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    reference, exported, on_thread = out["reference"], out["exported"], out["on_thread"]
+    varying = {c.COST_USD, c.UTILIZATION_MEAN, c.ENERGY_JOULES, c.POWER_MEAN_W}
+    assert set(exported) == set(reference)
+    assert {k: v for k, v in exported.items() if k not in varying} == \
+        {k: v for k, v in reference.items() if k not in varying}
+    for key in (c.tag_attribute("team"), c.HW_KIND, c.HW_COUNT, c.PRICE_SOURCE,
+                c.PRICE_USD_PER_HOUR, c.DEPLOYMENT_ENVIRONMENT):
+        assert key in exported and key not in on_thread, key
+    assert on_thread[c.tag_attribute("owner")] == "bob"  # the call site's own tag stays
+    assert on_thread[c.MODEL] == "m" and on_thread[c.KIND] == c.KIND_INFERENCE
+    assert out["stamped"] == exported  # the shed path sees what the exporters see

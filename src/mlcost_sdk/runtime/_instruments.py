@@ -38,25 +38,29 @@ class Series:
 # collection, which must see each live source's fold and the totals at one instant. Reentrant:
 # a fold may look up its series.
 lock = threading.RLock()
-_series: dict[tuple[tuple[str, Any], ...], Series] = {}
 _live: dict[int, Callable[[], None]] = {}
 
 
 def series(kind: str, tags: dict[str, str], keys: tuple[str, ...]) -> Series:
-    """The series for this kind and these tags (created once; later calls return it)."""
+    """The current meter's series for this kind and these tags (created once). Totals belong
+    to a meter: a new meter provider (a test's, say) starts from zero."""
     attrs: dict[str, Any] = metric_attributes(kind, tags, keys)
+    inst = _current
+    if inst is None:
+        return Series(attrs)  # no meter: counted nowhere
+    known = inst.series
     key = tuple(sorted(attrs.items()))
-    found = _series.get(key)
+    found = known.get(key)
     if found is None:
         with lock:
-            found = _series.get(key)
+            found = known.get(key)
             if found is None:
-                if len(_series) >= _MAX_SERIES:
+                if len(known) >= _MAX_SERIES:
                     attrs = {c.KIND: kind, c.METRIC_OVERFLOW: True}
                     key = tuple(sorted(attrs.items()))
-                    found = _series.get(key)
+                    found = known.get(key)
                 if found is None:
-                    found = _series[key] = Series(attrs)
+                    found = known[key] = Series(attrs)
     return found
 
 
@@ -77,33 +81,32 @@ def remove_live(source: object) -> None:
         _live.pop(id(source), None)
 
 
-def _read() -> list[tuple[dict[str, Any], float, int]]:
+def _observed(series: dict[Any, Series]) -> list[tuple[dict[str, Any], float, int]]:
     with lock:
         for fold in list(_live.values()):
             with capture_internal_exceptions("metrics.fold"):
                 fold()
-        return [(s.attributes, s.usd, s.count) for s in _series.values()]
-
-
-def _observe_cost(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(usd, attrs) for attrs, usd, _ in _read() if usd > 0]
-
-
-def _observe_requests(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(n, attrs) for attrs, _, n in _read() if n]
+        return [(s.attributes, s.usd, s.count) for s in series.values()]
 
 
 class Instruments:
     def __init__(self, meter: metrics.Meter) -> None:
         cost = c.METRICS[c.METRIC_COST]
         requests = c.METRICS[c.METRIC_REQUESTS]
-        meter.create_observable_counter(cost.name, callbacks=[_observe_cost], unit=cost.unit,
-                                        description=cost.brief)
-        meter.create_observable_counter(requests.name, callbacks=[_observe_requests],
+        self.series: dict[tuple[tuple[str, Any], ...], Series] = {}
+        meter.create_observable_counter(cost.name, callbacks=[self._observe_cost],
+                                        unit=cost.unit, description=cost.brief)
+        meter.create_observable_counter(requests.name, callbacks=[self._observe_requests],
                                         unit=requests.unit, description=requests.brief)
         self.meter = meter
         self.hw_registered = False
         self._hw_lock = threading.Lock()
+
+    def _observe_cost(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(usd, attrs) for attrs, usd, _ in _observed(self.series) if usd > 0]
+
+    def _observe_requests(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(n, attrs) for attrs, _, n in _observed(self.series) if n]
 
     def register_hw(self, sampler: Any) -> None:
         """hw.* observable instruments, once a sampler is running (GPU hosts only)."""
@@ -128,12 +131,6 @@ def reset(meter: metrics.Meter) -> None:
     if inst is None:
         inst = _by_meter[meter] = Instruments(meter)
     _current = inst
-
-
-def clear_for_tests() -> None:
-    """Forget every total (a test's fresh meter provider starts from zero)."""
-    with lock:
-        _series.clear()
 
 
 def get() -> Instruments | None:

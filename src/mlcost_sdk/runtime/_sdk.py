@@ -85,9 +85,10 @@ class ExporterSlot:
 
     def replace(self, specs: Sequence[Any]) -> None:
         from ..exporters._health import span_processor
+        from ..exporters._stamp import StampingExporter
 
         exporters = [make_span_exporter(spec) for spec in specs]  # a bad name raises first
-        new = tuple(span_processor(e) for e in exporters if e is not None)
+        new = tuple(span_processor(StampingExporter(e)) for e in exporters if e is not None)
         old, self._processors = self._processors, new
         for p in old:
             p.shutdown()

@@ -223,6 +223,13 @@ def on_configure(listener: Callable[[Settings], None]) -> None:
     _listeners.append(listener)
 
 
+def exports_own_spans() -> bool:
+    """True when mlcost's spans go to a tracer provider mlcost installed, so every exporter
+    they reach is behind mlcost's span processor (which adds the process constants)."""
+    provider = _tracer_provider
+    return provider is not None and any(p is provider for p in _owned_providers)
+
+
 def tracer() -> trace.Tracer:
     t = _tracer
     if t is None:

@@ -26,11 +26,11 @@ from opentelemetry.trace import Status, StatusCode
 from .. import _validate as v
 from .. import conventions as c
 from ..errors import MlcostError
-from . import _instruments
+from . import _instruments, _process
 from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions, record_internal_error
 from .clock import Clock
-from .config import Settings, on_configure, settings, tracer
+from .config import Settings, exports_own_spans, on_configure, settings, tracer
 from .hardware import Hardware, resolve
 from .ledger import RECORD_NAME, Ledger, LedgerRecord
 from .tags import enforce_required, tag_attributes, validate_tags
@@ -126,7 +126,7 @@ class _Meter:
                                     what="serving (inference)")
         self.sampler.acquire()
         self.allocator = CostAllocator(self.hw.usd_per_second, self.clock)
-        self.hw_attrs = self.hw.attributes(flops=False)
+        self.set_hardware(self.hw)
         self.models: set[str] = set()
         # Aggregate mode's records: one per call group and window, with the window's hardware.
         self.ledger = Ledger(self._emit_records, window_attributes=self._window_stats)
@@ -143,6 +143,11 @@ class _Meter:
         _instruments.add_live(self, self._fold_idle)
         self._thread = threading.Thread(target=self._idle_loop, name="mlcost-idle", daemon=True)
         self._thread.start()
+
+    def set_hardware(self, hw: Hardware) -> None:
+        self.hw = hw
+        self.hw_attrs = hw.attributes(flops=False)
+        _process.set_attributes({**tag_attributes(self.settings.tags), **self.hw_attrs})
 
     def _idle_loop(self) -> None:
         """Emit the idle cost as an ``idle`` span every idle_flush_s."""
@@ -245,11 +250,12 @@ def _on_configure(s: Settings) -> None:
     if m is None:
         return
     m.settings = s  # idle spans carry the new tags (the clock stays the meter's own)
-    if s.price is not None:
-        with capture_internal_exceptions("inference.reprice"):
-            m.hw = resolve(s, m.sampler)
-            m.hw_attrs = m.hw.attributes(flops=False)
+    with capture_internal_exceptions("inference.reprice"):
+        if s.price is not None:
+            m.set_hardware(resolve(s, m.sampler))
             m.allocator.set_price(m.hw.usd_per_second)
+        else:
+            m.set_hardware(m.hw)  # the process constants with the new tags
 
 
 on_configure(_on_configure)
@@ -517,7 +523,9 @@ class _CallSite:
         if m is not self._meter:
             if self.model is not None:
                 m.models.add(self.model)
-            self._start_attrs = {**self.static, **m.hw_attrs}
+            full = {**self.static, **m.hw_attrs}
+            # On mlcost's own provider the process constants are added at export
+            self._start_attrs = _process.own(full) if exports_own_spans() else full
             self._meter = m
         return self._start_attrs
 
