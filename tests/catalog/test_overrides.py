@@ -174,6 +174,7 @@ def test_an_override_can_take_a_reported_name_over() -> None:
     assert cast(Accelerator, lookup_accelerator("NVIDIA L4")).key == "l4"
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_nothing_is_loaded_at_import() -> None:
     code = ("import sys, mlcost_sdk, mlcost_sdk.catalog as c, mlcost_sdk.costmodel\n"
             "from mlcost_sdk.catalog import _store\n"

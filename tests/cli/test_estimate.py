@@ -47,6 +47,7 @@ def test_the_contract_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert round(data["wall_clock_hours"]) == 11_685
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_the_installed_script_runs_the_contract_command() -> None:
     script = shutil.which("mlcost")
     assert script is not None, "the mlcost console script is not installed"
@@ -55,6 +56,7 @@ def test_the_installed_script_runs_the_contract_command() -> None:
     assert json.loads(done.stdout)["cost_usd"] == pytest.approx(280_449, abs=1)
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_the_installed_script_reports_a_bad_value_in_one_line() -> None:
     script = shutil.which("mlcost")
     assert script is not None

@@ -89,17 +89,26 @@ def test_dead_collector_costs_nothing_and_every_span_is_counted(protocol: str) -
     tp.add_span_processor(processor)
     before = dropped_spans()
 
-    elapsed = make_spans(tp, 500)
+    # A refused connection fails too fast for a clock to show whether the application waited
+    # on it: that is shown against a hanging collector below.
+    make_spans(tp, 500)
     assert isinstance(processor, CountingBatchSpanProcessor)
     assert processor.pending <= 64  # memory bound, whatever the collector does
-    assert elapsed < 2.0, f"500 spans took {elapsed:.2f}s: the app waited on the exporter"
     tp.shutdown()
     assert dropped_spans() - before == 500  # refused, queue full or left at shutdown: all counted
 
 
+# The exporter hangs HANG_S on each request, far longer than any bound below, so a bound that
+# holds on a machine loaded many times over still proves the application never waited on it.
+# Figures measured on an idle and a loaded machine: docs/testing.md.
+HANG_S = 10.0
+BOUND_S = 5.0
+
+
+@pytest.mark.slow  # the wedged request is only counted once the exporter gives up (HANG_S)
 def test_hanging_collector_never_blocks_and_memory_stays_bounded(hanging_server: int) -> None:
     exporter = otlp.span_exporter(endpoint=f"http://127.0.0.1:{hanging_server}",
-                                  protocol="http/protobuf", timeout=1.5)
+                                  protocol="http/protobuf", timeout=HANG_S)
     processor = span_processor(exporter, max_queue_size=100, max_export_batch_size=50,
                                schedule_delay_millis=10, shutdown_timeout_s=0.3)
     assert isinstance(processor, CountingBatchSpanProcessor)
@@ -107,23 +116,24 @@ def test_hanging_collector_never_blocks_and_memory_stays_bounded(hanging_server:
     tp.add_span_processor(processor)
     before = dict(dropped_spans_by_reason())
 
+    # waiting on the exporter once per queue refill would take 49 x HANG_S
     elapsed = make_spans(tp, 5000)
-    assert elapsed < 3.0, f"5000 spans took {elapsed:.2f}s while the collector hung"
+    assert elapsed < 4 * HANG_S, f"5000 spans took {elapsed:.2f}s while the collector hung"
     assert processor.pending <= 100
 
     start = time.perf_counter()
     assert tp.force_flush(timeout_millis=200) is False  # could not finish: says so, in time
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < BOUND_S
     start = time.perf_counter()
     tp.shutdown()
-    assert time.perf_counter() - start < 1.5
+    assert time.perf_counter() - start < BOUND_S
 
     def lost() -> int:
         now = dropped_spans_by_reason()
         return int(sum(now.values()) - sum(before.values()))
 
     # The batch stuck in the hung request is counted when the exporter's timeout gives up.
-    assert wait_for(lambda: lost() == 5000, timeout_s=10), lost()
+    assert wait_for(lambda: lost() == 5000, timeout_s=HANG_S + 60), lost()
     now = dropped_spans_by_reason()
     assert now.get("queue_full", 0) - before.get("queue_full", 0) >= 5000 - 100 - 50
 

@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from mlcost_sdk import conventions as c
+
+pytestmark = pytest.mark.slow  # each test is a fresh Python process
 
 TAGS = "team=search,model=bert,environment=dev,cost_center=cc,owner=ana"
 

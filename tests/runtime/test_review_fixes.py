@@ -54,10 +54,16 @@ def test_a_raising_budget_callback_at_the_end_keeps_the_run_figures() -> None:
 
 def test_llm_call_cost_is_readable_when_telemetry_is_disabled(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    def cost_of_a_call() -> tuple[float | None, int]:
+        with capture(tags=FULL_TAGS) as cap:
+            with mlcost.llm_call(provider="openai", model="gpt-4o") as call:
+                call.set_usage(input_tokens=10, output_tokens=5)
+            return call.cost_usd, len(cap.spans())
+
+    enabled_cost, enabled_spans = cost_of_a_call()
+    assert enabled_cost is not None and enabled_cost > 0 and enabled_spans == 1  # priceable
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    with capture(), mlcost.llm_call(provider="openai", model="gpt-4o") as call:
-        call.set_usage(input_tokens=10, output_tokens=5)
-    assert call.cost_usd is None
+    assert cost_of_a_call() == (None, 0)  # readable, and a no-op: nothing priced or emitted
 
 
 def test_a_disabled_sdk_never_enforces_tags_on_llm_calls(monkeypatch: pytest.MonkeyPatch) -> None:

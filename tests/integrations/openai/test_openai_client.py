@@ -228,6 +228,7 @@ def test_bad_arguments_get_one_typed_error_naming_them(server: tuple[str, Log]) 
         instrument(client, tags={"Team": "x"})
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_a_missing_openai_package_names_the_extra() -> None:
     code = "import sys; sys.modules['openai'] = None; import mlcost_sdk.integrations.openai"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

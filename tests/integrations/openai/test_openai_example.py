@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs an example as a new user does
+
 EXAMPLE = Path(__file__).parents[3] / "examples" / "openai_client.py"
 # as a new user runs it: no collector configured, spans to ./mlcost-spans.jsonl
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}

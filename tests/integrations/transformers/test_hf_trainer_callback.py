@@ -21,6 +21,8 @@ from mlcost_sdk import conventions as c  # noqa: E402
 from mlcost_sdk.integrations.transformers import MlcostCallback  # noqa: E402
 from mlcost_sdk.testing import Capture  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every test trains a real model
+
 REPO = Path(__file__).resolve().parents[3]
 SEQ, VOCAB, BATCH, ACCUMULATE, STEPS = 16, 128, 2, 2, 3
 
@@ -144,7 +146,6 @@ def test_a_train_that_raised_is_ended_as_failed_by_the_next_one(
     assert mlcost.current_run() is None
 
 
-@pytest.mark.slow
 def test_the_example_runs_as_a_new_user_runs_it(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1",
            "MLCOST_SPANS_PATH": str(tmp_path / "spans.jsonl")}

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlcost_sdk import conventions as c
+
+pytestmark = pytest.mark.slow  # runs an example as a new user does
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "flask_server.py"
 # as a new user runs it: no collector configured, spans to ./mlcost-spans.jsonl
