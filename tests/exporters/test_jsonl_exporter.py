@@ -256,7 +256,10 @@ def test_killed_writer_leaves_only_whole_lines(tmp_path: Path) -> None:
     path = tmp_path / "spans.jsonl"
     writer = _writer(path, "victim", 10**7, 10**9)
     assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
-    time.sleep(1.0)
+    deadline = time.monotonic() + 120  # killed mid-stream, however slowly it was scheduled
+    while path.read_bytes().count(b"\n") <= 100:
+        assert time.monotonic() < deadline and writer.poll() is None, "the writer wrote nothing"
+        time.sleep(0.05)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     assert os.path.getsize(path) > 0

@@ -50,7 +50,7 @@ def _fastapi_app() -> FastAPI:
     return app
 
 
-def _wait_for(predicate: Any, timeout_s: float = 5.0) -> None:
+def _wait_for(predicate: Any, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
