@@ -98,10 +98,16 @@ def _source() -> str:
     return f"genai-prices {genai_prices.__version__}"
 
 
-def _snapshot() -> Any:
+@cache
+def _get_snapshot() -> Any:
     from genai_prices.data_snapshot import get_snapshot
 
-    return get_snapshot()
+    return get_snapshot
+
+
+def _snapshot() -> Any:
+    """genai-prices' current price data (the bundled one unless an update replaced it)."""
+    return _get_snapshot()()
 
 
 @lru_cache(maxsize=1024)  # model names are the caller's: bounded
@@ -174,14 +180,30 @@ def _token_price(prov: Any, info: Any, at: datetime | None) -> TokenPrice:
     return price
 
 
+# (model, provider as given) -> (price data it came from, price): a call's one dict hit, for
+# prices that do not change over time
+_fixed: dict[tuple[str, str | None], tuple[Any, TokenPrice | None]] = {}
+
+
 def token_price(model: str, provider: str | None = None, *,
                 at: datetime | None = None) -> TokenPrice | None:
     """USD per token for ``model`` (at ``at``, default now); None when genai-prices lacks it."""
     snap = _snapshot()
+    if at is None:
+        hit = _fixed.get((model, provider))
+        if hit is not None and hit[0] is snap:
+            return hit[1]
     found = _lookup(model, _prices_provider(provider), (_source(), id(snap)))
     if found is None:
-        return None
-    return _token_price(found[0], found[1], at)
+        price = None
+    else:
+        price = _token_price(found[0], found[1], at)
+        if at is not None or isinstance(found[1].prices, list):
+            return price
+    if len(_fixed) >= 1024:  # model names are the caller's: bounded
+        _fixed.clear()
+    _fixed[(model, provider)] = (snap, price)
+    return price
 
 
 def llm_cost(model: str, provider: str | None, input_tokens: float, output_tokens: float,

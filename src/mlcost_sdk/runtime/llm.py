@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import Token
+from functools import cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -32,7 +34,15 @@ from .config import Settings, settings, tracer
 from .tags import enforce_required, tag_attributes, validate_tags
 
 if TYPE_CHECKING:
-    from ..costmodel.llm import TokenUsage
+    from ..costmodel.llm import TokenCost, TokenUsage
+
+
+@cache
+def _cost_model() -> ModuleType:
+    """The cost model's LLM module, loaded at the first LLM call rather than at import."""
+    from ..costmodel import llm
+
+    return llm
 
 
 def check_prices(input_usd_per_1k: float | None, output_usd_per_1k: float | None,
@@ -40,20 +50,18 @@ def check_prices(input_usd_per_1k: float | None, output_usd_per_1k: float | None
                  cache_write_usd_per_1k: float | None = None) -> TokenPrice | None:
     """Explicit token prices (each >= 0, input and output together or not at all) as the
     price to use; None when none are given."""
-    from ..costmodel.llm import explicit_price
-
-    return explicit_price(input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k,
-                          cache_write_usd_per_1k)
+    price: TokenPrice | None = _cost_model().explicit_price(
+        input_usd_per_1k, output_usd_per_1k, cached_input_usd_per_1k, cache_write_usd_per_1k)
+    return price
 
 
 def _usage(input_tokens: object, output_tokens: object, cached_input_tokens: object,
            cache_creation_input_tokens: object, reasoning_tokens: object,
            usage: object) -> TokenUsage:
     """Counts given one by one (OTel counting: input includes cached) or a provider's usage."""
-    from ..costmodel.llm import TokenUsage
-    from ..costmodel.llm_usage import usage_from
-
     if usage is not None:
+        from ..costmodel.llm_usage import usage_from
+
         if input_tokens is not None or output_tokens is not None:
             raise InvalidParameterError("usage", type(usage).__name__,
                                         "given instead of input_tokens/output_tokens")
@@ -61,10 +69,12 @@ def _usage(input_tokens: object, output_tokens: object, cached_input_tokens: obj
     if input_tokens is None or output_tokens is None:
         missing = "input_tokens" if input_tokens is None else "output_tokens"
         raise InvalidParameterError(missing, None, "a whole number >= 0 (or usage=...)")
-    return TokenUsage.of(input_tokens=input_tokens, output_tokens=output_tokens,
-                         cached_input_tokens=cached_input_tokens,
-                         cache_creation_input_tokens=cache_creation_input_tokens,
-                         reasoning_tokens=reasoning_tokens)
+    counted: TokenUsage = _cost_model().TokenUsage.of(
+        input_tokens=input_tokens, output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        cache_creation_input_tokens=cache_creation_input_tokens,
+        reasoning_tokens=reasoning_tokens)
+    return counted
 
 
 def _usage_attributes(u: TokenUsage) -> dict[str, Any]:
@@ -138,8 +148,6 @@ class LlmSite:
     def outcome(self, model: str, usage: TokenUsage | None, response_model: str | None,
                 attrs: dict[str, Any]) -> float | None:
         """Add the call's usage and cost to ``attrs``; its cost (None: unpriced), counted."""
-        from ..costmodel.llm import token_cost
-
         if response_model:
             attrs[c.GEN_AI_RESPONSE_MODEL] = response_model
         if usage is None:  # never price a call whose usage nobody reported as free
@@ -150,7 +158,7 @@ class LlmSite:
         if price is None:
             attrs[c.PRICE_SOURCE] = "none"
             return None
-        cost = token_cost(price, usage)
+        cost: TokenCost = _cost_model().token_cost(price, usage)
         total = cost.total_usd
         attrs[c.COST_USD] = total
         attrs[c.COST_INPUT_USD] = cost.input_usd
