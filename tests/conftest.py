@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mlcost_sdk.testing import Capture, capture
+
+# A loaded machine makes any example slow: no per-example deadline, no too-slow health check.
+# CI also runs the same examples every time (a red CI must mean a regression, not a new draw).
+settings.register_profile("mlcost", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("mlcost-ci", settings.get_profile("mlcost"), derandomize=True,
+                          database=None)
+settings.load_profile("mlcost-ci" if os.environ.get("CI", "").lower() == "true" else "mlcost")
 
 # Tests on a session-wide real server (tests/backends/conftest.py) share one xdist worker, so
 # each server starts once per run however many workers there are (`--dist loadgroup`).
