@@ -13,9 +13,10 @@ from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
     Sum,
 )
-from sampling_helpers import wait_for, wait_ticks
+from sampling_helpers import ticks, wait_for, wait_ticks
 
 from mlcost_sdk import conventions as c
+from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import Sampler
 from mlcost_sdk.sampling.metrics import register_hw_metrics
 
@@ -37,12 +38,12 @@ def collect(sampler: Sampler) -> dict[str, Any]:
 
 
 def test_gpu_metrics_follow_the_hardware_semconv(new_sampler: NewSampler) -> None:
-    gpus = [FakeGpu(UUID_A, utilization_pct=25, power_w=300.0),
+    clock = ManualClock()  # readings stay current however long the collection takes
+    gpus = [FakeGpu(UUID_A, utilization_pct=25, power_w=300.0, clock=clock.monotonic),
             FakeGpu(UUID_B, name="NVIDIA L4", utilization_pct=75, power_w=70.0,
-                    memory_total=24 * 2**30)]
-    s = new_sampler(nvml=FakeNvml(gpus), interval=0.01)
-    s.acquire()
-    wait_ticks(s, 2)
+                    memory_total=24 * 2**30, clock=clock.monotonic)]
+    s = new_sampler(nvml=FakeNvml(gpus), interval=0.01, clock=clock.monotonic)
+    ticks(s, clock, 2)
     metrics = collect(s)
     assert set(metrics) == {c.METRIC_GPU_UTILIZATION, c.METRIC_GPU_MEMORY_USAGE,
                             c.METRIC_GPU_MEMORY_LIMIT, c.METRIC_POWER, c.METRIC_ENERGY}
@@ -72,21 +73,21 @@ def test_gpu_metrics_follow_the_hardware_semconv(new_sampler: NewSampler) -> Non
 
 def test_a_lost_gpu_leaves_the_metrics(new_sampler: NewSampler) -> None:
     lost = FakeGpu(UUID_A)
-    s = new_sampler(nvml=FakeNvml([lost, FakeGpu(UUID_B)]), interval=0.01)
-    s.acquire()
-    wait_ticks(s, 2)
+    clock = ManualClock()
+    s = new_sampler(nvml=FakeNvml([lost, FakeGpu(UUID_B)]), interval=0.01, clock=clock.monotonic)
+    ticks(s, clock, 2)
     lost.lost = True
-    wait_for(lambda: len(s.latest()) == 1)
+    ticks(s, clock, 1)
     points = collect(s)[c.METRIC_POWER].data.data_points
     assert [p.attributes[c.HW_ID] for p in points] == [UUID_B]
 
 
 def test_cpu_host_exports_no_hw_metrics(new_sampler: NewSampler) -> None:
     nvml = FakeNvml([FakeGpu(UUID_A)], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
-    s = new_sampler(nvml=nvml, interval=0.01)
-    s.acquire()
-    wait_ticks(s, 2)
-    assert s.hw_kind == "cpu"
+    clock = ManualClock()
+    s = new_sampler(nvml=nvml, interval=0.01, clock=clock.monotonic)
+    ticks(s, clock, 2)  # current readings: nothing is left out for being stale
+    assert s.hw_kind == "cpu" and s.snapshot().totals.latest is not None
     assert collect(s) == {}
 
 
