@@ -9,12 +9,12 @@ from ..reports.anomalies import NS_PER_WEEK, WeeklyCosts, check_threshold
 from ..reports.rollup import DEFAULT_BY, parse_by
 from ..reports.text import money, percent, table, utc
 from .report import (
-    TagKeys,
     add_input_arguments,
     check_by,
     open_inputs,
     parse_now,
     read_into,
+    tag_keys_for,
     to_json,
     write_output,
 )
@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     now_ns = parse_now(args.now)
     check_threshold(args.threshold)
-    weeks, keys = WeeklyCosts(by, now_ns=now_ns), TagKeys()
-    meta = read_into(open_inputs(args), weeks, keys)
-    check_by(by, keys.keys)
+    weeks, keys = WeeklyCosts(by, now_ns=now_ns), tag_keys_for(by)
+    meta = read_into(open_inputs(args), weeks, *keys)
+    check_by(by, keys[0].keys if keys else set())
     earliest = weeks.earliest_ns
     # Weeks are compared whole: with less than two of them there is nothing to compare, and
     # "no group rose" would be an answer the data cannot give.

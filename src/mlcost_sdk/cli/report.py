@@ -88,6 +88,12 @@ class TagKeys:
         self.keys.update(u.tags)
 
 
+def tag_keys_for(by: Sequence[str]) -> list[TagKeys]:
+    """A TagKeys sink when ``--by`` names a key that is not a known attribution key (to tell a
+    typo from a custom tag); none otherwise, so the usual report pays nothing for the check."""
+    return [TagKeys()] if any(k not in _KNOWN_KEYS for k in by) else []
+
+
 def check_by(by: Sequence[str], tag_keys: set[str]) -> None:
     """``--by`` keys must be attribution keys or tags some record carries: a typo (``teem``)
     would otherwise roll everything into one "(none)" group."""
@@ -150,9 +156,9 @@ def run(args: argparse.Namespace) -> int:
     records = open_inputs(args)
     data = page.PageData(by) if args.html else None
     rows = Focus() if args.format == "focus" else Rollup(by)
-    keys = TagKeys()
-    meta = read_into(records, rows, keys, page_data=data)
-    check_by(by, keys.keys)
+    keys = tag_keys_for(by)
+    meta = read_into(records, rows, *keys, page_data=data)
+    check_by(by, keys[0].keys if keys else set())
     if data is not None:
         write_output(page.render_data(data, sources=meta["sources"]), args.html, "--html")
         print(f"mlcost: wrote {args.html}", file=sys.stderr)

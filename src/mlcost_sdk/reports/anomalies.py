@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidParameterError
-from .rollup import UNTAGGED
+from .rollup import Grouper
 from .usage import Usage, feed
 
 NS_PER_WEEK = 7 * 86_400 * 10**9
@@ -43,13 +43,14 @@ class WeeklyCosts:
 
     def __init__(self, by: Sequence[str], *, now_ns: int) -> None:
         self.by, self.now_ns = tuple(by), now_ns
+        self._key = Grouper(by).key
         self.weeks: dict[tuple[str, ...], dict[int, float]] = {}
         self.earliest_ns: int | None = None  # of every usage, whenever it was
 
     def add(self, u: Usage) -> None:
         if self.earliest_ns is None or u.start_ns < self.earliest_ns:
             self.earliest_ns = u.start_ns
-        group = tuple([u.dimension(k) or UNTAGGED for k in self.by])
+        group = self._key(u)
         per_week = self.weeks.get(group)
         if per_week is None:
             per_week = self.weeks[group] = {}

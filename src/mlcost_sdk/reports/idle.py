@@ -72,8 +72,8 @@ class _Track:
             self.idle_cost_usd += u.cost_usd * u.overlap(*window)
         if u.start_ns > self.owner_at_ns:  # the latest record speaks for owner and policy
             self.owner_at_ns = u.start_ns
-            self.owner = u.tags.get("owner", self.owner)
-            self.auto_shutdown = u.tags.get("auto_shutdown", "").strip().lower() == "true"
+            self.owner = u.tag("owner") or self.owner
+            self.auto_shutdown = (u.tag("auto_shutdown") or "").strip().lower() == "true"
 
     def merge(self, other: _Track) -> None:
         self.first_seen_ns = min(self.first_seen_ns, other.first_seen_ns)
@@ -97,7 +97,7 @@ def _names(u: Usage) -> list[tuple[str, str]]:
         names.append(("model", model))
     if endpoint := _endpoint(u):
         names.append(("endpoint", endpoint))
-    if run := u.tags.get("experiment_id") or u.attributes.get(c.RUN_NAME):
+    if run := u.tag("experiment_id") or u.attributes.get(c.RUN_NAME):
         names.append(("run", str(run)))
     return names
 

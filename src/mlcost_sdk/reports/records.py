@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,15 +68,30 @@ class SpanRecord:
 
     @property
     def tags(self) -> dict[str, str]:
-        n = len(c.TAG_PREFIX)
-        return {k[n:]: str(v) for k, v in self.attributes.items() if k.startswith(c.TAG_PREFIX)}
+        return tags_of(self.attributes)
 
     def number(self, name: str) -> float | None:
         """A numeric attribute, or None when absent or not a finite number."""
-        value = self.attributes.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        return finite_number(self.attributes.get(name))
+
+
+def tags_of(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """The ``mlcost.tag.*`` attributes, by tag key."""
+    n = len(c.TAG_PREFIX)
+    return {k[n:]: str(v) for k, v in attributes.items() if k.startswith(c.TAG_PREFIX)}
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else None  # NaN and infinities give NaN
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:  # beyond a double: Python's json reads any int
             return None
-        return float(value) if math.isfinite(value) else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +209,8 @@ class Records:
 
     def __iter__(self) -> Iterator[SpanRecord]:
         self.sources, self.problems, self.skipped, self.duplicates = [], [], 0, 0
-        recent: set[tuple[str, str]] = set()
-        older: set[tuple[str, str]] = set()
+        recent: set[str] = set()
+        older: set[str] = set()
         for source, line, raw in self._raw():
             try:
                 record = parse_record(_decode(raw) if isinstance(raw, bytes) else raw)
@@ -205,7 +219,8 @@ class Records:
                 if len(self.problems) < MAX_KEPT_PROBLEMS:
                     self.problems.append(Problem(source, line, str(e)))
                 continue
-            key = (record.trace_id, record.span_id)
+            # one string, not a tuple of two: half the memory; the length prefix keeps it exact
+            key = f"{len(record.trace_id)}:{record.trace_id}{record.span_id}"
             if key in recent or key in older:
                 self.duplicates += 1
                 continue

@@ -11,10 +11,11 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .. import conventions as c
 from ..errors import InvalidParameterError
-from .usage import COUNTED_KINDS, Mean, Usage, feed
+from .usage import COUNTED_KINDS, FALLBACKS, Mean, Usage, feed
 
 DEFAULT_BY = ("cost_center", "team", "product", "model", "environment", "experiment_id")
 UNTAGGED = "(none)"
@@ -135,16 +136,64 @@ class Totals:
             mfu=self.mfu.value, utilization=self.utilization.value)
 
 
+class Grouper:
+    """The group key of a usage along ``by`` (each value its dimension, or UNTAGGED).
+
+    Reports ask this once per usage and key, the reader's hottest question: the key is cached
+    by the raw attribute values it depends on (the tags, and the attributes a missing tag falls
+    back to), in a bounded cache; a usage whose key would also depend on its resource is worked
+    out in full."""
+
+    _MAX_CACHED = 1 << 16
+
+    def __init__(self, by: Sequence[str]) -> None:
+        self.by = tuple(by)
+        self._tags = [c.tag_attribute(k) for k in self.by]
+        self._fallbacks = [(i, FALLBACKS[k]) for i, k in enumerate(self.by) if k in FALLBACKS]
+        self._names = self._tags + [n for _, names in self._fallbacks for n in names]
+        self._cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def key(self, u: Usage) -> tuple[str, ...]:
+        raw = tuple(map(u.attributes.get, self._names))
+        try:
+            key = self._cache.get(raw)
+        except TypeError:  # a list-valued attribute: not hashable
+            return self._work_out(u)
+        if key is None:
+            key = self._work_out(u)
+            if len(self._cache) < self._MAX_CACHED and self._without_resource(raw):
+                self._cache[raw] = key
+        return key
+
+    def _work_out(self, u: Usage) -> tuple[str, ...]:
+        return tuple([u.dimension(k) or UNTAGGED for k in self.by])
+
+    def _without_resource(self, raw: tuple[Any, ...]) -> bool:
+        """True when no dimension looked at the resource: each key with fallbacks has its
+        tag, or a fallback attribute that answered before any absent one."""
+        position = len(self._tags)
+        for i, names in self._fallbacks:
+            if raw[i] is None:
+                for value in raw[position:position + len(names)]:
+                    if value is None:
+                        return False  # absent from the attributes: the resource was asked
+                    if isinstance(value, str) and value:
+                        break
+            position += len(names)
+        return True
+
+
 class Rollup:
     """A roll-up fed one usage at a time: running totals per group of the last level only
     (memory: the number of groups); the levels above are merged from them in ``rows()``."""
 
     def __init__(self, by: Sequence[str] = DEFAULT_BY) -> None:
         self.by = tuple(by)
+        self._key = Grouper(by).key
         self._leaves: dict[tuple[str, ...], Totals] = {}
 
     def add(self, u: Usage) -> None:
-        key = tuple([u.dimension(k) or UNTAGGED for k in self.by])
+        key = self._key(u)
         totals = self._leaves.get(key)
         if totals is None:
             totals = self._leaves[key] = Totals()

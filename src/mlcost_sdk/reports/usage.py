@@ -19,25 +19,35 @@ from typing import Any, Protocol
 
 from .. import conventions as c
 from ..runtime.tags import environment_group
-from .records import SpanRecord
+from .records import SpanRecord, finite_number, tags_of
 
 COUNTED_KINDS = (c.KIND_TRAINING_RUN, c.KIND_INFERENCE, c.KIND_IDLE, c.KIND_LLM_CALL)
 NS_PER_HOUR = 3_600 * 10**9
 
+_TAG_ATTRIBUTE: dict[str, str] = {}
+
+
+def _tag_attribute(key: str) -> str:
+    if len(_TAG_ATTRIBUTE) < 1024:  # keys come from --by and code: few
+        _TAG_ATTRIBUTE[key] = c.TAG_PREFIX + key
+    return c.TAG_PREFIX + key
+
+
 # Where a grouping key is not a tag, the span attribute that answers it.
-_FALLBACKS: dict[str, tuple[str, ...]] = {
+FALLBACKS: dict[str, tuple[str, ...]] = {
     "model": (c.MODEL, c.GEN_AI_RESPONSE_MODEL, c.GEN_AI_REQUEST_MODEL),
     "environment": (c.DEPLOYMENT_ENVIRONMENT,),
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a call per field, per record
 class Usage:
+    """One counted thing (treat as read-only)."""
+
     kind: str
     start_ns: int
     end_ns: int
     cost_usd: float
-    tags: Mapping[str, str]
     attributes: Mapping[str, Any]  # of the span that speaks for it (rank 0 for a torchrun job)
     resource: Mapping[str, Any]
     tokens: float
@@ -53,10 +63,18 @@ class Usage:
     def seconds(self) -> float:
         return (self.end_ns - self.start_ns) / 1e9
 
+    @property
+    def tags(self) -> dict[str, str]:
+        return tags_of(self.attributes)
+
+    def tag(self, key: str) -> str | None:
+        value = self.attributes.get(_TAG_ATTRIBUTE.get(key) or _tag_attribute(key))
+        return None if value is None else str(value)
+
     def dimension(self, key: str) -> str | None:
         """The value of a grouping key: its tag, else the attribute that means the same."""
-        value = self.tags.get(key)
-        for name in _FALLBACKS.get(key, ()) if value is None else ():
+        value = self.tag(key)
+        for name in FALLBACKS.get(key, ()) if value is None else ():
             found = self.attributes.get(name, self.resource.get(name))
             if isinstance(found, str) and found:
                 value = found
@@ -145,40 +163,35 @@ def weighted_mean(points: Iterable[tuple[float | None, float, float]]) -> float 
     return mean.value
 
 
-def _tokens(r: SpanRecord) -> float:
-    tokens = r.number(c.TOKENS)
-    if tokens is None and r.kind == c.KIND_LLM_CALL:
-        tokens = (r.number(c.GEN_AI_INPUT_TOKENS) or 0.0) + (r.number(c.GEN_AI_OUTPUT_TOKENS)
-                                                              or 0.0)
-    return tokens or 0.0
-
-
-def _process_hours(r: SpanRecord) -> float:
-    """The span's share of its process's time, in hours: cost / price when priced (for a
-    request, its share while others were in flight too), else its wall time (an upper
-    bound when requests overlapped)."""
-    price, cost = r.number(c.PRICE_USD_PER_HOUR), r.number(c.COST_USD)
-    return cost / price if price and cost is not None else (r.end_ns - r.start_ns) / NS_PER_HOUR
-
-
-def _requests(r: SpanRecord) -> int:
-    if r.kind not in (c.KIND_INFERENCE, c.KIND_LLM_CALL):
-        return 0
-    if r.attributes.get(c.RECORD) == c.RECORD_AGGREGATE:
-        n = r.number(c.REQUESTS)
-        return int(n) if n is not None and n > 0 else 0
-    return 1
-
-
 def _single(r: SpanRecord) -> Usage:
-    hours = _process_hours(r)
-    device_hours = (r.number(c.HW_COUNT) or 0.0) * hours
-    hw_kind = r.attributes.get(c.HW_KIND)
-    return Usage(kind=r.kind or "", start_ns=r.start_ns, end_ns=r.end_ns, cost_usd=r.cost_usd,
-                 tags=r.tags, attributes=r.attributes, resource=r.resource, tokens=_tokens(r),
-                 process_hours=hours, gpu_hours=device_hours if hw_kind == "gpu" else 0.0,
-                 cpu_hours=device_hours if hw_kind == "cpu" else 0.0, mfu=r.number(c.MFU),
-                 utilization=r.number(c.UTILIZATION_MEAN), requests=_requests(r))
+    """The usage of one record (the reader's hot path: each attribute is read once)."""
+    a = r.attributes
+    kind = a.get(c.KIND)
+    cost = finite_number(a.get(c.COST_USD))
+    price = finite_number(a.get(c.PRICE_USD_PER_HOUR))
+    # The span's share of its process's time: cost / price when priced (for a request, its
+    # share while others were in flight too), else its wall time (an upper bound when
+    # requests overlapped).
+    hours = cost / price if price and cost is not None \
+        else (r.end_ns - r.start_ns) / NS_PER_HOUR
+    device_hours = (finite_number(a.get(c.HW_COUNT)) or 0.0) * hours
+    hw_kind = a.get(c.HW_KIND)
+    tokens = finite_number(a.get(c.TOKENS))
+    requests = 0
+    if kind == c.KIND_LLM_CALL or kind == c.KIND_INFERENCE:
+        requests = 1
+        if a.get(c.RECORD) == c.RECORD_AGGREGATE:
+            n = finite_number(a.get(c.REQUESTS))
+            requests = int(n) if n is not None and n > 0 else 0
+        if tokens is None and kind == c.KIND_LLM_CALL:
+            tokens = (finite_number(a.get(c.GEN_AI_INPUT_TOKENS)) or 0.0) \
+                + (finite_number(a.get(c.GEN_AI_OUTPUT_TOKENS)) or 0.0)
+    return Usage(kind if isinstance(kind, str) else "", r.start_ns, r.end_ns, cost or 0.0,
+                 a, r.resource, tokens or 0.0, hours,
+                 device_hours if hw_kind == "gpu" else 0.0,
+                 device_hours if hw_kind == "cpu" else 0.0,
+                 finite_number(a.get(c.MFU)), finite_number(a.get(c.UTILIZATION_MEAN)),
+                 1, requests)
 
 
 def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
@@ -195,7 +208,7 @@ def _merge_run(ranks: Sequence[SpanRecord]) -> Usage:
     return Usage(
         kind=c.KIND_TRAINING_RUN, start_ns=min(p.start_ns for p in parts),
         end_ns=max(p.end_ns for p in parts), cost_usd=sum(p.cost_usd for p in parts),
-        tags=lead.tags, attributes=lead.attributes, resource=lead.resource,
+        attributes=lead.attributes, resource=lead.resource,
         tokens=sum(p.tokens for p in parts), process_hours=sum(p.process_hours for p in parts),
         gpu_hours=sum(p.gpu_hours for p in parts),
         cpu_hours=sum(p.cpu_hours for p in parts), mfu=mfu,
