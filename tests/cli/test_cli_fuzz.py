@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,7 @@ def _check(code: int, out: str, err: str, json_out: bool) -> None:
         _strict(out)
 
 
+@pytest.mark.slow  # a fuzz run: dozens of whole reports
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=LINES, command=st.sampled_from(["report", "idle", "anomalies"]), data=st.data())
 def test_report_commands_survive_any_file(lines: list[bytes], command: str,
@@ -131,6 +133,7 @@ def test_estimates_survive_any_number(kind: list[str], values: list[str], json_o
     _check(*_run(argv), json_out)
 
 
+@pytest.mark.slow  # a fuzz run: dozens of whole reports
 @settings(max_examples=80, deadline=None)
 @given(lines=LINES)
 def test_the_reader_yields_records_in_range_or_counts_them(lines: list[bytes]) -> None:
