@@ -145,6 +145,8 @@ def render_summary(attributes: Mapping[str, Any], *, title: str, dropped_spans: 
     for label, value in rows:
         table.add_row(label, value)
     out = io.StringIO()
-    # 120 columns: the no-price row fits on one line
-    Console(file=out, width=120, color_system=None).print(table)
+    # 100 columns, or as wide as the no-price row needs to stay on one line
+    label_w = max((len(label) for label, _ in rows), default=0)
+    width = max(100, label_w + len(NO_PRICE) + 7) if ("cost", NO_PRICE) in rows else 100
+    Console(file=out, width=width, color_system=None).print(table)
     return out.getvalue().rstrip("\n")

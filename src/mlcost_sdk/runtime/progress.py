@@ -93,6 +93,7 @@ class ProgressLine:
         self._last: Snapshot | None = None
         self._live: Any = None
         self._width = 0
+        self._drawn = ""
         if self._terminal:
             self._live = _rich_live(self._stream)
 
@@ -133,6 +134,9 @@ class ProgressLine:
                 self._stream.flush()
 
     def _draw(self, text: str, *, final: bool) -> None:
+        if final and text == self._drawn and not self._terminal:
+            return  # a log already has this line
+        self._drawn = text
         if self._live is not None:
             from rich.text import Text
 
