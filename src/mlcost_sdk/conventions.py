@@ -238,6 +238,9 @@ METRIC_COST: Final = _metric("mlcost.cost", "counter", "{USD}",
 METRIC_REQUESTS: Final = _metric("mlcost.request.count", "counter", "{request}",
                                  "requests served (inference) or made (llm_call), by the same "
                                  "attributes as mlcost.cost: cost per request is their ratio")
+METRIC_MFU: Final = _metric("mlcost.mfu", "gauge", "1",
+                            "model FLOP utilization of each running training run since its "
+                            "warm-up, by the mlcost.cost attributes and mlcost.run.name")
 METRIC_OVERFLOW: Final = _attr("otel.metric.overflow", "boolean", "",
                                "the metric attribute sets past mlcost's limit (1,024), together",
                                semconv=True)

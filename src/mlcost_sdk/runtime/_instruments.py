@@ -39,6 +39,7 @@ class Series:
 # a fold may look up its series.
 lock = threading.RLock()
 _live: dict[int, Callable[[], None]] = {}
+_gauges: dict[int, tuple[dict[str, Any], float]] = {}  # running training runs' MFU so far
 
 
 def series(kind: str, tags: dict[str, str], keys: tuple[str, ...]) -> Series:
@@ -81,6 +82,15 @@ def remove_live(source: object) -> None:
         _live.pop(id(source), None)
 
 
+def set_mfu(source: object, attributes: dict[str, Any], mfu: float | None) -> None:
+    """The MFU gauge's value for ``source`` (a running training run); None removes it."""
+    with lock:
+        if mfu is None:
+            _gauges.pop(id(source), None)
+        else:
+            _gauges[id(source)] = (attributes, mfu)
+
+
 def _observed(series: dict[Any, Series]) -> list[tuple[dict[str, Any], float, int]]:
     with lock:
         for fold in list(_live.values()):
@@ -98,6 +108,9 @@ class Instruments:
                                         unit=cost.unit, description=cost.brief)
         meter.create_observable_counter(requests.name, callbacks=[self._observe_requests],
                                         unit=requests.unit, description=requests.brief)
+        mfu = c.METRICS[c.METRIC_MFU]
+        meter.create_observable_gauge(mfu.name, callbacks=[self._observe_mfu], unit=mfu.unit,
+                                      description=mfu.brief)
         self.meter = meter
         self.hw_registered = False
         self._hw_lock = threading.Lock()
@@ -107,6 +120,10 @@ class Instruments:
 
     def _observe_requests(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(n, attrs) for attrs, _, n in _observed(self.series) if n]
+
+    def _observe_mfu(self, options: CallbackOptions) -> Iterable[Observation]:
+        with lock:
+            return [Observation(value, attrs) for attrs, value in _gauges.values()]
 
     def register_hw(self, sampler: Any) -> None:
         """hw.* observable instruments, once a sampler is running (GPU hosts only)."""

@@ -39,6 +39,7 @@ BudgetAction = Literal["warn", "raise"] | Callable[["BudgetStatus"], None]
 _current_run: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVar(
     "mlcost_current_run", default=None)
 _SLOW_PATH_EVERY_S = 0.2
+_GAUGE_EVERY_S = 1.0  # the MFU gauge's refresh, from the slow path
 
 
 def current_run() -> TrainingRun | None:
@@ -322,6 +323,9 @@ class TrainingRun:
         self._active = True
         self._slow_at = self._warmup if self._warmup > 0 else 1
         self._progress = ProgressLine.open(self._progress_setting)
+        self._gauge_at = t0
+        self._gauge_attrs = {**_instruments.metric_attributes(
+            c.KIND_TRAINING_RUN, self._tags, s.metric_tag_keys), c.RUN_NAME: self.name}
         ledger.track_stretch(self)
         _instruments.add_live(self, self._add_cost_metric)  # a scrape sees the cost so far
 
@@ -363,8 +367,12 @@ class TrainingRun:
                 self._add_cost_metric(now)  # a long run's cost shows on dashboards as it runs
             if self._budget_usd is not None:
                 raise_now = self._check_budget(now)
-            if self._progress is not None:
-                self._progress.update(self._snapshot(now))
+            if self._progress is not None or now - self._gauge_at >= _GAUGE_EVERY_S:
+                self._gauge_at = now
+                snapshot = self._snapshot(now)
+                _instruments.set_mfu(self, self._gauge_attrs, snapshot.mfu)
+                if self._progress is not None:
+                    self._progress.update(snapshot)
             self._schedule(now)
         if raise_now is not None:
             raise BudgetExceeded(raise_now.budget_usd, raise_now.spent_usd,
@@ -549,6 +557,7 @@ class TrainingRun:
             self._span.end(end_time=self._clock.time_ns())
             otel_context.detach(self._ctx_token)
             self._sampler.release()
+            _instruments.set_mfu(self, {}, None)
             if self._progress is not None:
                 with capture_internal_exceptions("training_run.progress"):
                     self._progress.update(self._snapshot(now))
