@@ -40,10 +40,15 @@ def detach(token: Token[Context] | None) -> None:
         otel_context.detach(token)
 
 
-def start_request(site: _CallSite, method: str) -> HttpRequest:
-    """A started call for one request (a no-op one if mlcost cannot start it)."""
+def start_request(site: _CallSite, method: str, on_server_span: bool = False) -> HttpRequest:
+    """A started call for one request (a no-op one if mlcost cannot start it). With
+    ``on_server_span``, the span current on arrival (the server span an outer instrumentation
+    such as opentelemetry-instrumentation-asgi/-wsgi opened) gets the request's cost attributes
+    instead of a child span; with no recording span there, the call makes its own."""
     try:
         call = site.call()
+        if on_server_span and isinstance(call, InferenceCall):
+            call.adopt(trace.get_current_span())
     except Exception as exc:  # noqa: BLE001 - e.g. a required tag missing in 'error' mode
         record_internal_error("http.start_request", exc)
         call = _NOOP
@@ -71,13 +76,14 @@ class HttpRequest:
         call = self.call
         with capture_internal_exceptions("http.end"):
             call.set_attribute(c.HTTP_METHOD, self.method)  # applied with the call's own
-            if self.route:
+            own = not call.adopted  # a server span's status is its owner's
+            if self.route:  # on a server span too: the convention's name, not the raw path
                 call.set_attribute(c.HTTP_ROUTE, self.route)
                 call.span.update_name(f"{self.method} {self.route}")
-            else:
+            elif own:
                 call.span.update_name(self.method)
             if self.status:
                 call.set_attribute(c.HTTP_STATUS_CODE, self.status)
-                if self.status >= 500:
+                if own and self.status >= 500:
                     call.span.set_status(Status(StatusCode.ERROR))
         call.end(exc)

@@ -29,20 +29,25 @@ __all__ = ["MlcostMiddleware"]
 
 
 class MlcostMiddleware:
-    """``MlcostMiddleware(app, model=None, tags=None, aggregate=None)``: tags are checked here
-    (TagError); ``aggregate`` overrides configure()'s (per-window records, see README)."""
+    """``MlcostMiddleware(app, model=None, tags=None, aggregate=None, on_server_span=False)``:
+    tags are checked here (TagError); ``aggregate`` overrides configure()'s (per-window
+    records, see README); ``on_server_span=True`` puts each request's cost attributes on the
+    server span an outer instrumentation (opentelemetry-instrumentation-asgi) opened, instead
+    of a child span (a request with no recording span around it still gets its own)."""
 
     def __init__(self, app: ASGIApp, *, model: str | None = None,
-                 tags: Mapping[str, str] | None = None, aggregate: bool | None = None) -> None:
+                 tags: Mapping[str, str] | None = None, aggregate: bool | None = None,
+                 on_server_span: bool = False) -> None:
         self.app = app
         self._site = request_site(model, tags, aggregate)
+        self._on_server_span = bool(on_server_span)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
-        req = start_request(self._site, scope.get("method", "GET"))
+        req = start_request(self._site, scope.get("method", "GET"), self._on_server_span)
 
         def end(exc: BaseException | None = None) -> None:
             if not req.done:
@@ -59,8 +64,11 @@ class MlcostMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 req.status = message["status"]
+            last = kind == "http.response.body" and not message.get("more_body", False)
+            if last and req.call.adopted:
+                end()  # the server span ends as its last byte goes: cost it just before
             await send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
+            if last:
                 end()
 
         token = attach_span(req.call.span)

@@ -38,18 +38,23 @@ def flask_route(environ: Environ) -> str | None:
 
 class MlcostWSGIMiddleware:
     """``MlcostWSGIMiddleware(app, model=None, tags=None, route_resolver=flask_route,
-    aggregate=None)``: tags are checked here (TagError); ``aggregate`` overrides configure()'s."""
+    aggregate=None, on_server_span=False)``: tags are checked here (TagError); ``aggregate``
+    overrides configure()'s; ``on_server_span=True`` puts each request's cost attributes on the
+    server span an outer instrumentation (opentelemetry-instrumentation-wsgi) opened, instead
+    of a child span."""
 
     def __init__(self, app: WSGIApp, *, model: str | None = None,
                  tags: Mapping[str, str] | None = None,
                  route_resolver: RouteResolver = flask_route,
-                 aggregate: bool | None = None) -> None:
+                 aggregate: bool | None = None, on_server_span: bool = False) -> None:
         self.app = app
         self._site = request_site(model, tags, aggregate)
         self._resolve = route_resolver
+        self._on_server_span = bool(on_server_span)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        req = start_request(self._site, environ.get("REQUEST_METHOD", "GET"))
+        req = start_request(self._site, environ.get("REQUEST_METHOD", "GET"),
+                            self._on_server_span)
 
         def start_costed(status: str, headers: list[tuple[str, str]],
                          exc_info: ExcInfo | None = None) -> Any:

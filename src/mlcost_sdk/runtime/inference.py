@@ -306,7 +306,7 @@ class InferenceCall(CurrentSpanCall):
     """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
 
     __slots__ = ("_site", "_meter", "_acc0", "_t0", "_snap", "_span", "tokens", "samples",
-                 "flops", "_extra", "_active")
+                 "flops", "_extra", "_active", "adopted")
 
     def __init__(self, site: _CallSite) -> None:
         self._site = site
@@ -315,8 +315,16 @@ class InferenceCall(CurrentSpanCall):
         self.flops = 0.0
         self._extra: dict[str, Any] | None = None
         self._active = False
+        self.adopted = False
         self._span: trace.Span = trace.INVALID_SPAN
         self._token: Token[Context] | None = None
+
+    def adopt(self, span: trace.Span) -> InferenceCall:
+        """Before start(): put this call's attributes on ``span``, a span someone else opened
+        and will end (an HTTP server instrumentation's), instead of a span of its own."""
+        if not self._active and span.is_recording():
+            self._span, self.adopted = span, True
+        return self
 
     def add(self, tokens: int = 0, samples: int = 0, flops: float = 0.0) -> None:
         """Record work: tokens, samples, and FLOPs (else 2 x params x tokens when the call
@@ -365,7 +373,9 @@ class InferenceCall(CurrentSpanCall):
             site = self._site
             # Aggregate mode: a span only inside a trace the application samples (its
             # sampler decided at the root); the ledger carries the cost either way.
-            if not site.aggregate or trace.get_current_span().get_span_context() \
+            if self.adopted:
+                self._snap = m.sampler.snapshot()
+            elif not site.aggregate or trace.get_current_span().get_span_context() \
                     .trace_flags.sampled:
                 self._span = tracer().start_span(site.name,
                                                  attributes=site.start_attributes(m))
@@ -404,6 +414,9 @@ class InferenceCall(CurrentSpanCall):
                 attrs.update(self._extra)
             if self._site.aggregate:
                 attrs[c.COST_IN_LEDGER] = True
+            if self.adopted:  # the owner's span: everything at once, its status is the owner's
+                span.set_attributes({**self._site.full_attributes(m), **attrs})
+                return
             span.set_attributes(attrs)
             if exc is not None and not isinstance(exc, GeneratorExit):
                 span.record_exception(exc)
@@ -412,7 +425,8 @@ class InferenceCall(CurrentSpanCall):
             record_internal_error("inference.end", error)
         finally:
             try:
-                span.end()  # whatever failed above, the span is never left open
+                if not self.adopted:
+                    span.end()  # whatever failed above, the span is never left open
             except Exception as error:  # noqa: BLE001
                 record_internal_error("inference.end_span", error)
 
@@ -434,6 +448,7 @@ class _NoopCall:
     """What every wrapper returns under OTEL_SDK_DISABLED=true."""
 
     tokens = samples = 0
+    adopted = False
     span: trace.Span = trace.INVALID_SPAN
 
     def start(self) -> _NoopCall:
@@ -528,6 +543,11 @@ class _CallSite:
             self._start_attrs = _process.own(full) if exports_own_spans() else full
             self._meter = m
         return self._start_attrs
+
+    def full_attributes(self, m: _Meter) -> dict[str, Any]:
+        """Every static attribute, for a span no mlcost exporter will complete."""
+        self.start_attributes(m)
+        return {**self.static, **m.hw_attrs}
 
     def call(self) -> InferenceCall | _NoopCall:
         s = settings()

@@ -243,3 +243,60 @@ def test_requests_are_served_when_mlcost_cannot_cost_them() -> None:
             assert [client.get("/").text for _ in range(3)] == ["ok"] * 3
     assert cap.spans(c.KIND_INFERENCE) == []
     assert _safety.internal_error_count() == before + 3
+
+
+def test_on_server_span_puts_the_cost_on_opentelemetry_asgis_server_span(cap: Capture) -> None:
+    """With on_server_span=True no span of mlcost's own: the server span the real
+    opentelemetry-instrumentation-asgi opened carries the cost, route, status and tags; its
+    status stays the instrumentation's, its name becomes the route template's (the HTTP
+    convention's, where the instrumentation only knew the raw path); the request's own spans
+    nest under it."""
+    tracer = cap.tracer_provider.get_tracer("app")
+
+    async def predict(request: Request) -> PlainTextResponse:
+        with tracer.start_as_current_span("model.forward"):
+            return PlainTextResponse("ok")
+
+    async def boom(request: Request) -> PlainTextResponse:
+        raise RuntimeError("model crashed")
+
+    inner = MlcostMiddleware(Starlette(routes=[Route("/predict/{id:int}", predict),
+                                               Route("/boom", boom)]),
+                             model="m", on_server_span=True)
+    app = OpenTelemetryMiddleware(inner, tracer_provider=cap.tracer_provider,
+                                  exclude_spans=["receive", "send"])
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/predict/7").text == "ok"
+        assert client.get("/boom").status_code == 500
+        _wait_for(lambda: len(cap.spans(c.KIND_INFERENCE)) == 2, timeout_s=60)
+    servers = [s for s in cap.spans() if s.kind is SpanKind.SERVER]
+    costed = cap.spans(c.KIND_INFERENCE)
+    assert len(servers) == 2 and {s.context.span_id for s in costed} == \
+        {s.context.span_id for s in servers}  # the server spans themselves, no child
+    ok = next(s for s in costed if s.attributes[c.HTTP_STATUS_CODE] == 200)
+    assert ok.attributes[c.HTTP_ROUTE] == "/predict/{id:int}"
+    assert ok.attributes[c.COST_USD] > 0 and ok.attributes[c.MODEL] == "m"
+    assert ok.attributes[c.tag_attribute("team")] == "search"
+    assert ok.attributes[c.PRICE_USD_PER_HOUR] == 3.6  # everything on the span itself
+    assert ok.name == "GET /predict/{id:int}"  # not the raw path "GET /predict/7"
+    forward = next(s for s in cap.spans() if s.name == "model.forward")
+    assert forward.parent is not None and forward.parent.span_id == ok.context.span_id
+    failed = next(s for s in costed if s.attributes[c.HTTP_STATUS_CODE] == 500)
+    assert failed.status.status_code is StatusCode.ERROR
+    final = inf._shutdown_meter()
+    total = math.fsum([s.attributes[c.COST_USD] for s in costed]
+                      + [s.attributes[c.COST_USD] for s in cap.spans(c.KIND_IDLE)])
+    assert final is not None and final.requests == 2
+    assert total == pytest.approx(3.6 / 3600 * final.elapsed_s, rel=1e-9)
+
+
+def test_on_server_span_without_a_server_span_makes_its_own(cap: Capture) -> None:
+    async def predict(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = MlcostMiddleware(Starlette(routes=[Route("/p", predict)]), on_server_span=True)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/p").text == "ok"
+        _wait_for(lambda: len(cap.spans(c.KIND_INFERENCE)) == 1, timeout_s=60)
+    span = cap.span(c.KIND_INFERENCE)
+    assert span.name == "GET /p" and span.kind is SpanKind.INTERNAL

@@ -167,3 +167,29 @@ def test_exceptions_pass_through_untouched_from_the_app_and_from_its_body(cap: C
 def test_bad_tags_fail_at_construction() -> None:
     with pytest.raises(TagError, match="Bad Key"):
         MlcostWSGIMiddleware(_regex_router, tags={"Bad Key": "x"})
+
+
+def test_on_server_span_puts_the_cost_on_opentelemetry_wsgis_server_span(cap: Capture) -> None:
+    """The same option under the real opentelemetry-instrumentation-wsgi and waitress."""
+    otel_wsgi = pytest.importorskip("opentelemetry.instrumentation.wsgi")
+    from opentelemetry.trace import SpanKind
+
+    app = Flask(__name__)
+
+    @app.get("/predict/<int:item_id>")
+    def predict(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app.wsgi_app = otel_wsgi.OpenTelemetryMiddleware(  # type: ignore[method-assign]
+        MlcostWSGIMiddleware(app.wsgi_app, model="bert", on_server_span=True),
+        tracer_provider=cap.tracer_provider)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/predict/3").json() == {"item": 3}
+        deadline = time.monotonic() + 60
+        while not cap.spans(c.KIND_INFERENCE) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [span] = cap.spans(c.KIND_INFERENCE)
+    assert span.kind is SpanKind.SERVER and len(cap.spans()) == 1
+    assert span.attributes[c.HTTP_ROUTE] == "/predict/<int:item_id>"
+    assert span.attributes[c.COST_USD] > 0
+    assert span.attributes[c.tag_attribute("model")] == "bert"
