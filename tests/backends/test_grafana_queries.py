@@ -4,7 +4,6 @@ in progress, served requests, idle time), and the cost, idle and MFU panels show
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ from typing import Any
 from tests.exporters.test_grafana_dashboard import load
 
 from .conftest import Prometheus
-from .test_prometheus_backend import pytestmark, query
+from .test_prometheus_backend import pytestmark, query, scraped_app_env
 
 __all__ = ["pytestmark"]
 
@@ -52,11 +51,7 @@ def _expr(text: str) -> str:
 
 def test_every_dashboard_query_runs_on_real_prometheus(prometheus: Prometheus,
                                                        tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
-    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
-                "MLCOST_SPANS_PATH": str(tmp_path / "spans.jsonl"),
-                "MLCOST_PRICE_USD_PER_HOUR": "3.6",
-                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    env = scraped_app_env(prometheus, tmp_path / "spans.jsonl")
     proc = subprocess.Popen([sys.executable, "-c", _APP], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

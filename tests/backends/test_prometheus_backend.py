@@ -28,6 +28,15 @@ pytestmark = [pytest.mark.backend, pytest.mark.slow]
 COST_SERIES = "mlcost_cost_total"
 
 
+def scraped_app_env(prometheus: Prometheus, spans: Path) -> dict[str, str]:
+    """The environment of a priced, tagged program whose /metrics Prometheus scrapes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
+    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
+                "MLCOST_SPANS_PATH": str(spans), "MLCOST_PRICE_USD_PER_HOUR": "3.6",
+                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    return env
+
+
 def query(prometheus: Prometheus, promql: str) -> list[dict[str, Any]]:
     url = f"{prometheus.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     with urllib.request.urlopen(url, timeout=5) as response:
@@ -85,11 +94,7 @@ def test_runtime_cost_counter_through_the_environment(prometheus: Prometheus,
                                                        tmp_path: Path) -> None:
     """MLCOST_PROMETHEUS_PORT makes configure() serve /metrics; the counter a real training
     run adds up to equals the cost on its span."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
-    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
-                "MLCOST_SPANS_PATH": str(tmp_path / "spans.jsonl"),
-                "MLCOST_PRICE_USD_PER_HOUR": "3.6",
-                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    env = scraped_app_env(prometheus, tmp_path / "spans.jsonl")
     proc = subprocess.Popen([sys.executable, "-c", _TRAINING], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -128,10 +133,7 @@ def test_a_scrape_between_flushes_sees_the_idle_cost_so_far(prometheus: Promethe
     """A model server that has gone idle: with no idle span flushed yet, every scrape still
     sees the idle cost up to its moment, growing; the labels carry no otel_scope_* noise."""
     spans = tmp_path / "spans.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
-    env.update({"MLCOST_PROMETHEUS_PORT": str(prometheus.target_port),
-                "MLCOST_SPANS_PATH": str(spans), "MLCOST_PRICE_USD_PER_HOUR": "3.6",
-                "MLCOST_TAGS": "team=search,model=m,environment=dev,cost_center=cc-1,owner=ana"})
+    env = scraped_app_env(prometheus, spans)
     proc = subprocess.Popen([sys.executable, "-c", _SERVING], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -76,3 +76,12 @@ def test_warnings_as_errors_never_reach_the_application() -> None:
 def test_summary_row_only_when_the_price_source_is_none() -> None:
     assert dict(summary_rows({c.PRICE_SOURCE: "none"}))["cost"].startswith("unknown — no price")
     assert "cost" not in dict(summary_rows({c.PRICE_SOURCE: "user"}))
+
+
+def test_the_warning_points_at_the_application_line() -> None:
+    with capture(tags=FULL_TAGS), warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with mlcost.training_run("t", tags={"experiment_id": "e"}):  # <- this line
+            pass
+    found = [w for w in record if issubclass(w.category, mlcost.NoPriceWarning)]
+    assert found[0].filename == __file__

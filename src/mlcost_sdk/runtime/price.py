@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,17 @@ def warn_no_price(what: str) -> None:
     # Swallowed if the application turned warnings into errors: telemetry never raises.
     with contextlib.suppress(Warning):
         warnings.warn(f"mlcost: {what} has no price, so its cost is unknown; set one with "
-                      f"{HOW_TO_SET_PRICE}", NoPriceWarning, stacklevel=3)
+                      f"{HOW_TO_SET_PRICE}", NoPriceWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points the warning at the application's line (the first frame
+    outside mlcost and contextlib), however deep in mlcost it was raised."""
+    level, frame = 2, sys._getframe(2)  # 1: warn_no_price; 2: its caller
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(
+            ("mlcost_sdk", "contextlib")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @dataclass(frozen=True)
