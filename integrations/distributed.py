@@ -202,8 +202,8 @@ def training_run(name: str = "training_run", *, sync_timeout_s: float = 300.0,
                           "mlcost's distributed training_run()")
     group = _mlcost_group(sync_timeout_s)
     kwargs["run_id"] = kwargs.get("run_id") or shared_run_id(group)
-    _limit_sampling_to_rank(info)
     run = TrainingRun(name, **kwargs)
+    _limit_sampling_to_rank(info)  # after the core's own limit: torch knows the real device
     run.set_attributes(info.attributes())
     job = _JobFigures(group, info)
     run.add_window_listener(job.window_closed)

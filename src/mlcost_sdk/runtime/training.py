@@ -25,6 +25,7 @@ from .. import conventions as c
 from ..costmodel.training import training_flops_per_token
 from ..errors import BudgetExceeded, InvalidParameterError
 from . import _instruments, ledger
+from . import launch as launch_env
 from ._safety import capture_internal_exceptions
 from .config import settings, tracer
 from .hardware import Hardware, resolve
@@ -153,7 +154,8 @@ class TrainingRun:
             raise InvalidParameterError("on_budget", on_budget, "'warn', 'raise' or a callable")
         s = settings()
         self.name = name
-        self.run_id = run_id or uuid.uuid4().hex
+        launch = launch_env.detect()  # torchrun / Slurm: rank, shared run id, rank's share
+        self.run_id = run_id or launch_env.run_id(launch, name)
         self._settings = s
         self._tags = {**s.tags, **validate_tags(tags, "training_run(tags)")}
         self._flops_per_step = float(flops_per_step or 0.0)
@@ -176,7 +178,8 @@ class TrainingRun:
         self._peak_override = peak_flops_per_s
         self._price = price if (price is None or isinstance(price, Price)) \
             else Price(usd_per_hour=price)
-        self._extra_attrs: dict[str, Any] = {}
+        self._extra_attrs: dict[str, Any] = launch.attributes() if launch is not None else {}
+        launch_env.limit_sampling(launch)
         self._window_listeners: list[Callable[[TrainingRun, dict[str, Any]], None]] = []
         self._end_listeners: list[Callable[[TrainingRun, dict[str, Any]], None]] = []
         self._detected_dtype: str | None = None

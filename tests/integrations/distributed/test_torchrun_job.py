@@ -44,11 +44,13 @@ def torchrun(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess
 
 
 def by_rank(spans_file: Path) -> dict[int, dict[str, list[dict[str, Any]]]]:
-    """Span attributes from the JSONL file both ranks appended to, by rank and kind."""
+    """Span attributes from the JSONL file both ranks appended to, by rank and kind (a run's
+    cumulative checkpoint records left out: the final record speaks for the run)."""
     out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for line in spans_file.read_text().splitlines():
         a = json.loads(line)["attributes"]
-        out[a[c.DIST_RANK]][a[c.KIND]].append(a)
+        if a.get(c.RECORD) != c.RECORD_CHECKPOINT:
+            out[a[c.DIST_RANK]][a[c.KIND]].append(a)
     return out
 
 
