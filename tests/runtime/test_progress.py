@@ -102,3 +102,18 @@ def test_a_pipe_gets_nothing_unless_asked() -> None:
     lines = [ln for ln in asked.stderr.splitlines() if ln.startswith("mlcost demo | ")]
     assert lines and "step 30/30 (100%)" in lines[-1]
     assert "\r" not in asked.stderr and "\x1b[" not in asked.stderr  # log-friendly lines
+
+
+def test_a_nested_run_leaves_the_line_to_the_outer_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import mlcost_sdk as mlcost
+    from mlcost_sdk.testing import capture
+    from tests.conftest import FULL_TAGS
+
+    with capture(tags=FULL_TAGS, price=1.0, progress=True):
+        with mlcost.training_run("outer", tags={"experiment_id": "e"}) as outer:
+            with mlcost.training_run("inner", tags={"experiment_id": "e"}) as inner:
+                inner.step()
+            outer.step()
+    err = capsys.readouterr().err
+    assert "mlcost outer | " in err and "mlcost inner" not in err

@@ -106,7 +106,10 @@ class ProgressLine:
         with _active_lock:
             if _active is not None:
                 return None
-            _active = line = cls()
+            try:
+                _active = line = cls()
+            except Exception:  # a terminal rich cannot drive: no line, the run goes on
+                return None
         return line
 
     def update(self, snap: Snapshot) -> None:

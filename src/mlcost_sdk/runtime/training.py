@@ -325,10 +325,10 @@ class TrainingRun:
         self._projected: float | None = None
         self._active = True
         self._slow_at = self._warmup if self._warmup > 0 else 1
-        self._progress = ProgressLine.open(self._progress_setting)
         self._gauge_at = t0
         self._gauge_attrs = {**_instruments.metric_attributes(
             c.KIND_TRAINING_RUN, self._tags, s.metric_tag_keys), c.RUN_NAME: self.name}
+        self._progress = ProgressLine.open(self._progress_setting)
         ledger.track_stretch(self)
         _instruments.add_live(self, self._add_cost_metric)  # a scrape sees the cost so far
 
