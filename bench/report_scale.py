@@ -15,6 +15,7 @@ child's user + system time, memory its peak RSS (both from GNU time). The machin
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import subprocess
@@ -52,36 +53,46 @@ def _templates() -> list[dict[str, Any]]:
     return [span_to_record(found[0]) for found in spans.values() if found]
 
 
+def _line_format(template: dict[str, Any]) -> bytes:
+    """The template's JSON line with %-placeholders for what varies from record to record."""
+    from mlcost_sdk import conventions as c
+
+    attributes = {**template["attributes"], c.COST_USD: "@COST@",
+                  c.tag_attribute("team"): "@TEAM@", c.tag_attribute("model"): "@MODEL@",
+                  c.tag_attribute("environment"): "@ENV@"}
+    if c.RUN_ID in attributes:
+        attributes[c.RUN_ID] = "@RUN@"
+    record = {**template, "trace_id": "@TRACE@", "span_id": "@SPAN@", "parent_span_id": None,
+              "start_time_unix_nano": "@START@", "end_time_unix_nano": "@END@",
+              "attributes": attributes}
+    line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE).replace(b"%", b"%%")
+    for name, spec in (("TRACE", b'"%(trace)032x"'), ("SPAN", b'"%(span)016x"'),
+                       ("START", b"%(start)d"), ("END", b"%(end)d"), ("COST", b"%(cost)r"),
+                       ("TEAM", b'"%(team)s"'), ("MODEL", b'"%(model)s"'),
+                       ("ENV", b'"%(env)s"'), ("RUN", b'"run-%(i)d"')):
+        line = line.replace(f'"@{name}@"'.encode(), spec)
+    return line
+
+
 def write_spans(path: Path, n: int, seed: int = 1) -> None:
     from mlcost_sdk import conventions as c
 
     rng = random.Random(seed)
-    templates = _templates()
-    by_kind = {t["attributes"][c.KIND]: t for t in templates}
-    inference = by_kind[c.KIND_INFERENCE]
+    lines = {t["attributes"][c.KIND]: _line_format(t) for t in _templates()}
     t0 = 1_767_225_600 * 10**9  # 2026-01-01
     with path.open("wb", buffering=1 << 20) as f:
         for i in range(n):
             # a serving fleet: requests, an idle period every 100 records, an LLM call every
             # 50, a training run every 10,000 (each run is held until the end: its ranks)
-            template = by_kind[c.KIND_TRAINING_RUN] if i % 10_000 == 5_000 else \
-                by_kind[c.KIND_IDLE] if i % 100 == 99 else \
-                by_kind[c.KIND_LLM_CALL] if i % 50 == 24 else inference
+            kind = c.KIND_TRAINING_RUN if i % 10_000 == 5_000 else c.KIND_IDLE \
+                if i % 100 == 99 else c.KIND_LLM_CALL if i % 50 == 24 else c.KIND_INFERENCE
             start = t0 + i * 5_000_000  # a request every 5 ms
-            seconds = 0.002 + rng.random() * 0.02 if template is inference else 8.0
-            attributes = dict(template["attributes"])
-            attributes.update({
-                c.COST_USD: rng.random() * 1e-5, c.tag_attribute("team"): TEAMS[i % 4],
-                c.tag_attribute("model"): MODELS[i // 4 % 3],
-                c.tag_attribute("environment"): ENVIRONMENTS[i // 12 % 2]})
-            if c.RUN_ID in attributes:
-                attributes[c.RUN_ID] = f"run-{i}"
-            record = {**template, "trace_id": f"{rng.getrandbits(128):032x}",
-                      "span_id": f"{rng.getrandbits(64):016x}", "parent_span_id": None,
-                      "start_time_unix_nano": start,
-                      "end_time_unix_nano": start + int(seconds * 1e9),
-                      "attributes": attributes}
-            f.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            seconds = 0.002 + rng.random() * 0.02 if kind == c.KIND_INFERENCE else 8.0
+            f.write(lines[kind] % {
+                b"trace": rng.getrandbits(128), b"span": rng.getrandbits(64), b"start": start,
+                b"end": start + int(seconds * 1e9), b"cost": rng.random() * 1e-5,
+                b"team": TEAMS[i % 4].encode(), b"model": MODELS[i // 4 % 3].encode(),
+                b"env": ENVIRONMENTS[i // 12 % 2].encode(), b"i": i})
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
@@ -98,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--report-only", action="store_true",
+                        help="skip the floors (for the memory figure at 1e7)")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     for n in args.sizes:
@@ -113,12 +126,14 @@ def main() -> None:
                     "floor: json.loads per line": [sys.executable, "-c", FLOOR_JSON, str(path)],
                     "floor: orjson.loads per line": [sys.executable, "-c", FLOOR_ORJSON,
                                                      str(path)]}
+            if args.report_only:
+                runs = {"mlcost report --json": runs["mlcost report --json"]}
             best = {name: (float("inf"), float("inf")) for name in runs}
             for _ in range(args.rounds):
                 for name, argv in runs.items():
                     cpu, rss = measure(argv)
                     best[name] = (min(best[name][0], cpu), min(best[name][1], rss))
-            floor = best["floor: json.loads per line"][0]
+            floor = best.get("floor: json.loads per line", (math.nan, 0))[0]
             for name, (cpu, rss) in best.items():
                 print(f"  {name:30s} CPU {cpu:7.2f} s ({cpu / floor:4.2f}x the json.loads "
                       f"floor)  peak RSS {rss:7.1f} MB")

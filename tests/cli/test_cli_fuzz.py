@@ -147,3 +147,24 @@ def test_the_reader_yields_records_in_range_or_counts_them(lines: list[bytes]) -
         cost = r.attributes.get(c.COST_USD)
         assert cost is None or (math.isfinite(cost) and 0 <= cost <= MAX_COST_USD)
     assert len(got) + stream.skipped + stream.duplicates == sum(1 for x in lines if x.strip())
+
+
+def test_the_fuzz_findings_stay_fixed(tmp_path: Path) -> None:
+    """What the first fuzz run found: a record ending at 1e30 ns or starting before 1970 hung
+    `report --format focus` and `anomalies`; `--params 1e308` printed Infinity."""
+    good = {"name": "s", "trace_id": "t", "span_id": "a", "start_time_unix_nano": 10**18,
+            "end_time_unix_nano": 10**18 + 10**9,
+            "attributes": {c.KIND: c.KIND_INFERENCE, c.COST_USD: 0.5}}
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (
+        good, {**good, "span_id": "b", "end_time_unix_nano": 10**30},
+        {**good, "span_id": "c", "start_time_unix_nano": -5},
+        {**good, "span_id": "d", "end_time_unix_nano": 10**18 + 400 * 86_400 * 10**9})) + "\n")
+    for argv in (["report", "--format", "focus"], ["anomalies", "--json"], ["report", "--json"],
+                 ["idle", "--json", "--days", "1e308"]):
+        code, out, err = _run([argv[0], str(path), *argv[1:]])
+        assert code == 0 and err.count("mlcost: warning: skipped") == 3, (argv, err)
+    assert _strict(out)["skipped_records"] == 3
+    code, out, err = _run(["estimate", "training", "--params", "1e308", "--tokens", "1e12",
+                           "--mfu", "0.4", "--gpu", "h100-sxm", "--gpu-hour-usd", "2", "--json"])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "out of range" in err
