@@ -131,7 +131,9 @@ FLOPS_SOURCE: Final = _attr("mlcost.flops.source", "string", "",
 FLOPS_PEAK_PER_S: Final = _attr("mlcost.flops.peak_per_s", "double", "FLOP/s",
                                 "dense peak of the devices in use for the dtype")
 FLOPS_PEAK_SOURCE: Final = _attr("mlcost.flops.peak_source", "string", "",
-                                 "catalog:<entry>, cpu_isa:<isa>, or user")
+                                 "catalog:<entry> (',fp16_for_bf16' added where the chip "
+                                 "has no bf16 path), "
+                                 "cpu_isa:<isa>,max_clock|current_clock, or user")
 FLOPS_ACHIEVED_PER_S: Final = _attr("mlcost.flops.achieved_per_s", "double", "FLOP/s",
                                     "total FLOPs / measured seconds (warm-up excluded)")
 DTYPE: Final = _attr("mlcost.dtype", "string", "", "compute dtype the peak was taken for")

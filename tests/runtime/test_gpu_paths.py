@@ -96,3 +96,25 @@ def test_a_driver_failing_mid_run_never_reaches_the_training_loop(
     assert a[c.STEPS] == 50
     assert gpu_sampler.errors == 1  # met once, then the lost GPU is not asked again
     assert a[c.UTILIZATION_SOURCE] == "nvml"
+
+
+@pytest.mark.parametrize(("name", "key"), [("Tesla T4", "t4"),
+                                           ("Tesla V100-SXM2-16GB", "v100-sxm2-16gb")])
+def test_a_gpu_without_bf16_gets_its_fp16_peak_for_bf16_and_says_so(
+        gpus: list[FakeGpu], name: str, key: str) -> None:
+    for gpu in gpus:
+        gpu.name = name
+    clock = ManualClock()
+    with capture(tags=FULL_TAGS, price=mlcost.Price(usd_per_device_hour=1.0), clock=clock,
+                 warmup_steps=0) as cap:
+        with mlcost.training_run("t", tags=EXP, flops_per_step=1e12) as run:  # GPU default: bf16
+            clock.advance(1.0)
+            run.step()
+    a = cap.span(c.KIND_TRAINING_RUN).attributes
+    acc = lookup_accelerator(name)
+    assert acc is not None and acc.peak_flops("bf16") is None
+    fp16 = acc.peak_flops("fp16")
+    assert fp16 is not None
+    assert a[c.DTYPE] == "bf16" and a[c.FLOPS_PEAK_PER_S] == pytest.approx(2 * fp16)
+    assert a[c.FLOPS_PEAK_SOURCE] == f"catalog:{key},fp16_for_bf16"
+    assert run.summary.mfu == pytest.approx(1e12 / (2 * fp16))

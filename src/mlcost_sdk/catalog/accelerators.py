@@ -50,6 +50,15 @@ class Accelerator:
         """Dense peak for ``dtype``; None when this chip has no such tensor path (V100 bf16)."""
         return self.peak.get(normalize_dtype(dtype))
 
+    def peak_with_fallback(self, dtype: str) -> tuple[float | None, str | None]:
+        """(dense peak, note): on a chip with no bf16 path (T4, V100) a bf16 run computes in
+        fp16 (what autocast runs there), so it gets the fp16 peak, noted ``fp16_for_bf16``."""
+        name = normalize_dtype(dtype)
+        peak = self.peak.get(name)
+        if peak is None and name == "bf16" and "fp16" in self.peak:
+            return self.peak["fp16"], "fp16_for_bf16"
+        return peak, None
+
     def lookup_names(self) -> tuple[str, ...]:
         return (self.key, *self.names, *self.aliases)
 

@@ -1,7 +1,8 @@
 """Theoretical CPU peak: cores x clock x FLOPs per cycle of the widest instruction set present.
 
 Read from the OS: instruction-set flags, model name and ``cpu MHz`` from ``/proc/cpuinfo``, the
-clock from cpufreq's ``cpuinfo_max_freq`` when present, cores as the container's cgroup and
+clock from cpufreq's ``cpuinfo_max_freq`` when present (else psutil's maximum, else the current
+clock, labelled ``current_clock`` in the peak source), cores as the container's cgroup and
 affinity allow (never more than the host's physical cores: SMT siblings share FMA units).
 
 FLOPs per cycle per core assume the widest units are all present, which the OS cannot tell:
@@ -59,10 +60,10 @@ class CpuPeak:
     dtype: str
     cores: int
     clock_hz: float
-    clock_source: str  # "cpufreq:cpuinfo_max_freq", "cpuinfo:cpu MHz" or "psutil"
+    clock_source: str  # "cpufreq:cpuinfo_max_freq", "psutil:max", "cpuinfo:cpu MHz", ...
     isa: str
     flops_per_cycle: int  # per core
-    source: str  # "cpu_isa:<isa>", the mlcost.flops.peak_source value
+    source: str  # "cpu_isa:<isa>,max_clock" (or current_clock): mlcost.flops.peak_source
     model: str | None
 
 
@@ -110,21 +111,32 @@ def compute_cpu_peak(info: CpuInfo, dtype: str, cores: int, clock_hz: float,
     isa, per_cycle = path
     return CpuPeak(flops_per_s=cores * clock_hz * per_cycle, dtype=normalize_dtype(dtype),
                    cores=cores, clock_hz=clock_hz, clock_source=clock_source, isa=isa,
-                   flops_per_cycle=per_cycle, source=f"cpu_isa:{isa}", model=info.model)
+                   flops_per_cycle=per_cycle,
+                   source=f"cpu_isa:{isa}," + _CLOCK_LABELS.get(clock_source, clock_source),
+                   model=info.model)
 
 
 def _clock_hz(info: CpuInfo) -> tuple[float, str] | None:
+    """The maximum clock where the kernel exposes one (cpufreq, or psutil's max), else the
+    current clock (a VM's /proc/cpuinfo often shows only that): the label says which."""
     try:
         khz = float(_MAX_FREQ.read_text().strip())
         if khz > 0:
             return khz * 1e3, "cpufreq:cpuinfo_max_freq"
     except (OSError, ValueError):
         pass
+    freq = psutil.cpu_freq()
+    if freq is not None and freq.max > 0:
+        return freq.max * 1e6, "psutil:max"
     if info.mhz:
         return info.mhz * 1e6, "cpuinfo:cpu MHz"
-    freq = psutil.cpu_freq()
-    mhz = (freq.max or freq.current) if freq is not None else 0.0
-    return (mhz * 1e6, "psutil") if mhz > 0 else None
+    return (freq.current * 1e6, "psutil:current") if freq is not None and freq.current > 0 \
+        else None
+
+
+# How peak_source names the clock: a current clock is not the maximum and says so.
+_CLOCK_LABELS = {"cpufreq:cpuinfo_max_freq": "max_clock", "psutil:max": "max_clock",
+                 "cpuinfo:cpu MHz": "current_clock", "psutil:current": "current_clock"}
 
 
 def _cores() -> int:

@@ -50,15 +50,17 @@ def peak_flops(sampler: Any, dtype: str) -> tuple[float | None, str | None]:
     if sampler.hw_kind == "gpu":
         from ..catalog import lookup_accelerator
 
-        total, keys = 0.0, set()
+        total, keys, notes = 0.0, set(), set()
         for dev in sampler.devices:
             acc = lookup_accelerator(dev.name)
-            per = acc.peak_flops(dtype) if acc is not None else None
+            per, note = acc.peak_with_fallback(dtype) if acc is not None else (None, None)
             if acc is None or per is None:
                 return None, None  # never borrow another device's peak
             total += per
             keys.add(acc.key)
-        return (total, "catalog:" + ",".join(sorted(keys))) if keys else (None, None)
+            notes.update([note] if note else [])
+        source = "catalog:" + ",".join([*sorted(keys), *sorted(notes)])
+        return (total, source) if keys else (None, None)
     from ..catalog import cpu_peak
 
     cpu = cpu_peak(dtype)
