@@ -11,6 +11,7 @@ anything else a plain line every ``LOG_EVERY_S`` seconds, as a batch job's log w
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 import time
@@ -146,6 +147,9 @@ class ProgressLine:
             self._live.update(Text(text, style="bold" if final else "", no_wrap=True,
                                    overflow="ellipsis"), refresh=True)
         elif self._terminal:  # redraw in place; pad over a longer previous line
+            # a wrapped line cannot be redrawn with a carriage return: keep it on one row
+            columns = shutil.get_terminal_size((120, 24)).columns - 1
+            text = text if len(text) <= columns else text[:columns - 1] + "…"
             self._stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
             self._stream.flush()
