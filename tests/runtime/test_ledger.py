@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
+import signal
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -190,3 +193,40 @@ def test_checkpoints_carry_the_run_so_far_and_never_double_count() -> None:
         assert s.start_time == cap.span(c.KIND_TRAINING_RUN).start_time
     finished = report_total(cap.exporter.get_finished_spans())
     assert finished.training_usd == pytest.approx(16.0) and finished.runs == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_fresh_ledger_even_if_the_lock_was_held() -> None:
+    out: list[ledger.LedgerRecord] = []
+    book = ledger.Ledger(lambda records: out.extend(records) is None)
+    book.add("parent", lambda: {c.KIND: c.KIND_INFERENCE}, cost=5.0, requests=1)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with book._lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(60)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's bucket is not ours, and nothing hangs
+        code = 1
+        try:
+            book.add("child", lambda: {c.KIND: c.KIND_INFERENCE}, cost=1.0, requests=1)
+            code = 0 if book.close() == 1 and [r.attributes[c.COST_USD] for r in out] == [1.0] \
+                else 2
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join(60)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the ledger")
+        time.sleep(0.02)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert book.close() == 1 and out[0].attributes[c.COST_USD] == 5.0

@@ -375,8 +375,7 @@ def _after_fork_in_child() -> None:
     for ledger in list(_ledgers):
         ledger._after_fork()
     _stretches.clear()  # a run belongs to the process that started it
-    if _ledgers:
-        ensure_thread()
+    # no thread until the child's first bucket: most forked workers never open one
 
 
 def _on_configure(_: Any) -> None:
