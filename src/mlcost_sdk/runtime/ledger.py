@@ -44,7 +44,6 @@ from .. import conventions as c
 
 RECORD_NAME = "mlcost.aggregate"
 CHECKPOINT_NAME = "mlcost.checkpoint"
-DEFAULT_WINDOW_S = 10.0
 MAX_BUCKETS = 4096
 OVERFLOW = "(overflow)"
 
@@ -310,7 +309,7 @@ _wake = threading.Event()
 def window_s() -> float:
     from .config import settings
 
-    return float(getattr(settings(), "ledger_window_s", DEFAULT_WINDOW_S))
+    return settings().ledger_window_s
 
 
 def close_all() -> int:
