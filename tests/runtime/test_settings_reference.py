@@ -17,8 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "regenerate: python -m mlcost_sdk.settings_reference > docs/configuration.md"
 
 
+HOW = ("add a Setting for it to src/mlcost_sdk/settings_reference.py (configure() order), then "
+       "regenerate docs/configuration.md and the README's table (see the tests below)")
+
+
 def test_every_configure_argument_is_in_the_reference() -> None:
-    assert ref.arguments() == list(inspect.signature(configure).parameters)
+    params = list(inspect.signature(configure).parameters)
+    missing = [p for p in params if p not in ref.arguments()]
+    assert missing == [], f"configure() arguments missing from the reference: {missing}; {HOW}"
+    assert ref.arguments() == params, "the reference lists arguments configure() lacks or in " \
+        "another order"
 
 
 def test_defaults_are_the_settings_defaults() -> None:
@@ -41,7 +49,8 @@ def test_every_mlcost_environment_variable_the_code_reads_is_in_the_reference() 
     for folder in ("src", "integrations", "exporters"):
         for path in (ROOT / folder).rglob("*.py"):
             read.update(re.findall(r"\bMLCOST_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
-    assert read - set(ref.environment_variables()) == set()
+    missing = read - set(ref.environment_variables())
+    assert missing == set(), f"variables missing from the reference: {sorted(missing)}; {HOW}"
 
 
 def test_docs_configuration_is_generated_from_the_module() -> None:
