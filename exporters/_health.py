@@ -16,9 +16,16 @@ worker thread) and adds what it lacks:
   finds no room keeps its buckets and merges the next window into them;
 - ``force_flush`` and ``shutdown`` return within their timeout even when the collector hangs:
   the blocking work runs on a helper thread (at most one at a time), and the caller stops
-  waiting.
+  waiting; at exit the timeout is what is left of the one shared deadline
+  (``mlcost_sdk._deadline``), and whatever is still queued or stuck in the hung export then is
+  counted (``deadline``);
+- a forked child (gunicorn ``--preload``, DataLoader workers) starts with fresh locks, an empty
+  queue and, when the exporter can be rebuilt (OTLP: a connection pool shared with the parent
+  would interleave two processes' requests on one socket), its own exporter.
 
-The counts are process-wide (``dropped_spans()``), so the console summary can show them.
+The counts are process-wide (``dropped_spans()``), so the console summary can show them. Each
+reason is logged once, with the exporter's last error as its cause; the OTLP exporters' own
+per-batch retry lines are held back (``quiet_exporter_logs``) unless mlcost's logger is at DEBUG.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -38,6 +46,7 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 
+from mlcost_sdk import _deadline
 from mlcost_sdk import _validate as v
 from mlcost_sdk import conventions as c
 from mlcost_sdk._version import __version__
@@ -48,16 +57,17 @@ logger = logging.getLogger("mlcost_sdk")
 
 DEFAULT_MAX_QUEUE_SIZE = 2048
 DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
-DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 LEDGER_HEADROOM = 1024  # queue places past max_queue_size only cost-carrying records may take
 
 # Reasons a span can be lost on the way out.
 QUEUE_FULL = "queue_full"
 EXPORT_FAILED = "export_failed"
-AFTER_SHUTDOWN = "shutdown"
+AFTER_SHUTDOWN = "shutdown"  # ended after its processor shut down
+DEADLINE = "deadline"  # still queued, or stuck in a hung export, when shutdown's time ran out
 
 _lock = threading.Lock()
 _dropped: Counter[str] = Counter()
+_last_exporter_error: dict[str, str] = {}  # logger name -> its last message (the cause)
 
 
 def dropped_spans() -> int:
@@ -74,32 +84,62 @@ def dropped_spans_by_reason() -> dict[str, int]:
 
 def _count_drop(reason: str, n: int, exporter: SpanExporter) -> None:
     with _lock:
-        first = sum(_dropped.values()) == 0
+        first = reason not in _dropped
         _dropped[reason] += n
+        cause = "; ".join(_last_exporter_error.values())
     if first:  # later drops are counted, not logged: a dead collector must not flood the log
-        logger.warning("mlcost: dropped %d span(s) (%s, %s); further drops are counted and "
-                       "shown in the summary", n, reason, type(exporter).__name__)
+        logger.warning("mlcost: dropped %d span(s) (%s, %s%s); further drops are counted and "
+                       "shown in the summary", n, reason, type(exporter).__name__,
+                       f": {cause}" if cause and reason == EXPORT_FAILED else "")
+
+
+class _HoldBack(logging.Filter):
+    """Keeps an exporter's own log lines (a retry warning and an error per batch while the
+    collector is down) out of the application's log: the last one becomes the cause in mlcost's
+    single line per reason. They pass when mlcost's logger is at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _lock:
+            _last_exporter_error[record.name] = record.getMessage()[:300]
+        return logger.isEnabledFor(logging.DEBUG)
+
+
+_hold_back = _HoldBack()
+
+
+def quiet_exporter_logs(*logger_names: str) -> None:
+    """Route these exporter loggers' lines through ``_HoldBack`` (idempotent)."""
+    for name in logger_names:
+        target = logging.getLogger(name)
+        if _hold_back not in target.filters:
+            target.addFilter(_hold_back)
 
 
 class _CountingExporter(SpanExporter):
-    """Tells the processor when a batch leaves the queue, and counts what fails to export."""
+    """Tells the processor when a batch leaves the queue and when its export returns, and
+    counts what fails to export."""
 
-    def __init__(self, inner: SpanExporter, on_handed: Callable[[int], None],
-                 on_failed: Callable[[Sequence[ReadableSpan]], None]) -> None:
+    def __init__(self, inner: SpanExporter, processor: CountingBatchSpanProcessor,
+                 remake: Callable[[], SpanExporter] | None) -> None:
         self.inner = inner
-        self._on_handed = on_handed
-        self._on_failed = on_failed
+        self._processor = processor
+        self._remake = remake
+        self._pid = os.getpid()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self._on_handed(len(spans))
+        if self._pid != os.getpid() and self._remake is not None:
+            # A forked child: the parent's exporter (its pooled connections) is not ours.
+            self._pid = os.getpid()
+            self.inner = self._remake()
+        epoch = self._processor._handed(len(spans))
         try:
             result = self.inner.export(spans)
         except Exception:  # noqa: BLE001 - an exporter bug must not kill the worker thread
             logger.debug("mlcost: exporter %r raised", self.inner, exc_info=True)
             result = SpanExportResult.FAILURE
-        if result is not SpanExportResult.SUCCESS:
+        if self._processor._returned(len(spans), epoch) and result is not SpanExportResult.SUCCESS:
             _count_drop(EXPORT_FAILED, len(spans), self.inner)
-            self._on_failed(spans)
+            self._processor._shed_all(spans)
         return result
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -116,25 +156,34 @@ class CountingBatchSpanProcessor(SpanProcessor):
                  max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
                  schedule_delay_millis: float | None = None,
                  max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE,
-                 shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
+                 shutdown_timeout_s: float | None = None,
+                 remake: Callable[[], SpanExporter] | None = None) -> None:
         max_queue_size = v.count("max_queue_size", max_queue_size)
         max_export_batch_size = v.count("max_export_batch_size", max_export_batch_size)
-        v.non_negative("shutdown_timeout_s", shutdown_timeout_s)
+        if shutdown_timeout_s is not None:
+            v.non_negative("shutdown_timeout_s", shutdown_timeout_s)
         self.exporter = exporter
         self.max_queue_size = max_queue_size
-        self._shutdown_timeout_s = shutdown_timeout_s
-        self._lock = threading.Lock()
-        self._pending = 0  # admitted spans not yet handed to the exporter (queue + popping)
-        self._pid = os.getpid()
+        self._shutdown_timeout_s = shutdown_timeout_s  # None: the shared bound
         self._is_shut_down = False
         self._batch_done = False  # its queue is gone: nothing handed to it is exported
-        self._helper: threading.Thread | None = None
+        self._after_fork()
         self._shed = Ledger(self._inject)
         self._batch = BatchSpanProcessor(
-            _CountingExporter(exporter, self._handed, self._shed_all),
+            _CountingExporter(exporter, self, remake),
             max_queue_size=max_queue_size + LEDGER_HEADROOM,
             schedule_delay_millis=schedule_delay_millis,
             max_export_batch_size=min(max_export_batch_size, max_queue_size))
+        _processors.add(self)
+
+    def _after_fork(self) -> None:
+        """Fresh state (also in a forked child, where a lock may have been held by a thread
+        that does not exist there; the batch processor re-makes its own queue and thread)."""
+        self._lock = threading.Lock()
+        self._pending = 0  # admitted spans not yet handed to the exporter (queue + popping)
+        self._in_flight = 0  # handed to the exporter, export not returned yet
+        self._epoch = 0  # bumped when shutdown gives up on in-flight exports (counted then)
+        self._helper: threading.Thread | None = None
 
     @property
     def pending(self) -> int:
@@ -149,8 +198,6 @@ class CountingBatchSpanProcessor(SpanProcessor):
         if not (span.context and span.context.trace_flags.sampled):
             return  # the batch processor ignores these too
         with self._lock:
-            if self._pid != os.getpid():  # a forked child starts with an empty queue
-                self._pid, self._pending = os.getpid(), 0
             reason = AFTER_SHUTDOWN if self._is_shut_down else (
                 QUEUE_FULL if self._pending >= self.max_queue_size else None)
             if reason is QUEUE_FULL and self._pending < self.max_queue_size + LEDGER_HEADROOM \
@@ -192,13 +239,23 @@ class CountingBatchSpanProcessor(SpanProcessor):
             self._batch.on_end(_record_span(record))
         return True
 
-    def _handed(self, n: int) -> None:
+    def _handed(self, n: int) -> int:
         with self._lock:
             self._pending = max(0, self._pending - n)
+            self._in_flight += n
+            return self._epoch
+
+    def _returned(self, n: int, epoch: int) -> bool:
+        """An export returned; False when shutdown already counted its spans."""
+        with self._lock:
+            if epoch != self._epoch:
+                return False
+            self._in_flight = max(0, self._in_flight - n)
+            return True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._run_bounded(lambda: self._batch.force_flush(timeout_millis),
-                                 timeout_millis / 1000)
+                                 _deadline.remaining(timeout_millis / 1000))
 
     def shutdown(self) -> None:
         with self._lock:
@@ -206,12 +263,14 @@ class CountingBatchSpanProcessor(SpanProcessor):
                 return
             self._is_shut_down = True
         self._shed.close()  # the last window of shed cost goes out with the final flush
-        self._run_bounded(self._batch.shutdown, self._shutdown_timeout_s)
-        with self._lock:  # what never reached the exporter is lost: count it
-            left, self._pending = self._pending, 0
+        self._run_bounded(self._batch.shutdown, _deadline.remaining(self._shutdown_timeout_s))
+        with self._lock:  # what never reached the collector in time is lost: count it
+            left = self._pending + self._in_flight
+            self._pending = self._in_flight = 0
+            self._epoch += 1
             self._batch_done = True
         if left:
-            _count_drop(AFTER_SHUTDOWN, left, self.exporter)
+            _count_drop(DEADLINE, left, self.exporter)
 
     def _run_bounded(self, work: Callable[[], object], timeout_s: float) -> bool:
         """Run ``work`` on a helper thread and wait at most ``timeout_s``; True if it finished.
@@ -254,16 +313,33 @@ def _record_span(record: LedgerRecord) -> ReadableSpan:
                         end_time=record.end_ns, instrumentation_scope=_SCOPE)
 
 
+_processors: weakref.WeakSet[CountingBatchSpanProcessor] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+    for processor in list(_processors):
+        processor._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def span_processor(exporter: SpanExporter, *, max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
                    schedule_delay_millis: float | None = None,
                    max_export_batch_size: int = DEFAULT_MAX_EXPORT_BATCH_SIZE,
-                   shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> SpanProcessor:
+                   shutdown_timeout_s: float | None = None,
+                   remake: Callable[[], SpanExporter] | None = None) -> SpanProcessor:
     """The span processor every mlcost exporter is attached with (see the module doc).
 
     ``schedule_delay_millis`` defaults to the SDK's (``OTEL_BSP_SCHEDULE_DELAY``, 5 s). The
     queue bound and batch size are explicit because they are what keeps memory bounded when
     the collector is down: at most ``max_queue_size`` spans wait, plus one batch in flight.
+    ``shutdown_timeout_s`` defaults to the shared bound (``configure(shutdown_timeout_s=)``);
+    ``remake`` builds a fresh exporter in a forked child.
     """
     return CountingBatchSpanProcessor(
         exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis,
-        max_export_batch_size=max_export_batch_size, shutdown_timeout_s=shutdown_timeout_s)
+        max_export_batch_size=max_export_batch_size, shutdown_timeout_s=shutdown_timeout_s,
+        remake=remake)

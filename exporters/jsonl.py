@@ -17,12 +17,14 @@ losing power (no fsync; that would cost milliseconds per batch).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,13 @@ class JsonlSpanExporter(SpanExporter):
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._closed = False
+        self._warned: set[str] = set()  # failure kinds already logged (read-only, disk full...)
+        _exporters.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's writer thread may have held the lock at the fork. The inherited O_APPEND
+        # descriptor stays valid: appends from both processes are still whole lines.
+        self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
@@ -195,7 +204,11 @@ class JsonlSpanExporter(SpanExporter):
                     raise OSError(f"short write: {written} of {len(data)} bytes")
             except OSError as exc:
                 self._close_fd()  # a torn tail is repaired on reopen
-                logger.warning("mlcost: cannot write spans to %s: %s", self.path, exc)
+                kind = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+                if kind not in self._warned:  # once per kind, not once per batch
+                    self._warned.add(kind)
+                    logger.warning("mlcost: cannot write spans to %s: %s (the spans are counted "
+                                   "as dropped; this is logged once)", self.path, exc)
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
@@ -266,6 +279,17 @@ class JsonlSpanExporter(SpanExporter):
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+_exporters: weakref.WeakSet[JsonlSpanExporter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_exporters):
+        exporter._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _ends_torn(path: Path) -> bool:

@@ -87,7 +87,16 @@ def _build(signal: Signal, endpoint: str | None, protocol: str | None,
     except ImportError as exc:
         raise ImportError(f"OTLP over {proto} is not available ({exc.name} is missing): "
                           "install the OTLP extra: pip install 'mlcost-sdk[otlp]'") from exc
+    from ._health import quiet_exporter_logs
+
+    # A dead collector makes these log a retry line and an error per batch; mlcost logs one
+    # line per failure kind instead (with their last message as the cause).
+    quiet_exporter_logs(module_name, *_EXPORTER_LOGGERS)
     return getattr(module, class_name)(**kwargs)
+
+
+_EXPORTER_LOGGERS: Final = ("opentelemetry.exporter.otlp.proto.grpc.exporter",
+                            "opentelemetry.sdk.metrics._internal.export")
 
 
 def span_exporter(endpoint: str | None = None, protocol: str | None = None,

@@ -3,7 +3,9 @@ names the parameter and its allowed range."""
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable
 from numbers import Real
 
 from .errors import InvalidParameterError
@@ -59,3 +61,22 @@ def in_range(name: str, value: object, low: float, high: float, unit: str = "") 
     if not low <= number <= high:
         raise InvalidParameterError(name, value, allowed)
     return number
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest valid names, or an empty string."""
+    names = list(choices)
+    close = difflib.get_close_matches(str(value).strip().lower(), [n.lower() for n in names],
+                                      n=2, cutoff=0.6)
+    by_lower = {n.lower(): n for n in names}
+    return f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)" if close else ""
+
+
+def choice(name: str, value: object, choices: Iterable[str], what: str = "one of") -> str:
+    """``value`` when it is one of ``choices`` (exactly); else the typed error, with the
+    closest names."""
+    names = list(choices)
+    if isinstance(value, str) and value in names:
+        return value
+    raise InvalidParameterError(name, value, f"{what} {', '.join(names)}"
+                                + did_you_mean(value, names))

@@ -68,6 +68,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
             "a MeterProvider to send mlcost's metrics to",
             note="the application's, else mlcost's own"),
     Setting("clock", None, "SystemClock()", "time source (tests pass a ManualClock)"),
+    Setting("shutdown_timeout_s", "MLCOST_SHUTDOWN_TIMEOUT_S", "1.5",
+            "the one bound on all flushes and shutdowns at exit (and SIGTERM), together: what "
+            "is not delivered by then is counted and dropped"),
+    Setting("handle_sigterm", "MLCOST_HANDLE_SIGTERM", "True",
+            "on SIGTERM (where its disposition is the default): end runs with an error "
+            "status, flush within the bound, re-raise"),
+    Setting("record_exception_details", "MLCOST_RECORD_EXCEPTION_DETAILS", "False",
+            "exception messages and stack traces on spans (they may quote bodies, prompts, "
+            "secrets)", note="the exception's type only"),
     Setting(None, "OTEL_SDK_DISABLED", "false", "`true`: every wrapper is a near-free no-op"),
     Setting(None, "OTEL_RESOURCE_ATTRIBUTES", "-", "extra resource attributes (`k=v,k2=v2`)"),
     Setting(None, "OTEL_EXPORTER_OTLP_ENDPOINT", "-",

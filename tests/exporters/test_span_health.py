@@ -132,10 +132,17 @@ def test_hanging_collector_never_blocks_and_memory_stays_bounded(hanging_server:
         now = dropped_spans_by_reason()
         return int(sum(now.values()) - sum(before.values()))
 
-    # The batch stuck in the hung request is counted when the exporter's timeout gives up.
+    # The batch stuck in the hung request and the queue are counted at shutdown ("deadline").
     assert wait_for(lambda: lost() == 5000, timeout_s=HANG_S + 60), lost()
     now = dropped_spans_by_reason()
-    assert now.get("queue_full", 0) - before.get("queue_full", 0) >= 5000 - 100 - 50
+
+    def grew(reason: str) -> int:
+        return now.get(reason, 0) - before.get(reason, 0)
+
+    assert grew("deadline") <= 100 + 50  # what was queued and in flight, no more
+    # On a loaded machine the exporter's 1.5 s timeout may fail a batch mid-burst, which
+    # frees room for another: the bound holds all the same.
+    assert grew("queue_full") >= 5000 - 100 - 50 - grew("export_failed")
 
 
 def test_exporter_that_raises_is_counted_not_propagated() -> None:

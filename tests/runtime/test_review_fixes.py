@@ -9,6 +9,7 @@ from opentelemetry import trace
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
+from mlcost_sdk.catalog import register_instance, reset_catalog
 from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.runtime import config, inference
 from mlcost_sdk.runtime.clock import ManualClock
@@ -17,7 +18,19 @@ from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
 
 EXP = {"experiment_id": "exp-1"}
-UNKNOWN = mlcost.Price(instance="no-such-instance")
+
+
+def _gone_instance() -> mlcost.Price:
+    """A price whose instance left the catalog after the Price was made (a typo is refused
+    at once now, so this is how pricing can still fail at run start)."""
+    register_instance("gone-soon", provider="onprem", region="lab", accelerator="h100-sxm",
+                      accelerator_count=8, usd_per_hour=40.0, source="test", date="2026-01-01")
+    price = mlcost.Price(instance="gone-soon")
+    reset_catalog()
+    return price
+
+
+UNKNOWN = _gone_instance()
 
 
 def test_an_unpriceable_meter_does_not_leak_a_sampler_reference_per_request() -> None:
@@ -100,7 +113,7 @@ def test_a_non_numeric_price_is_one_typed_error() -> None:
 
 
 def test_a_failed_configure_changes_nothing(cap: Capture) -> None:
-    with pytest.raises(mlcost.ConfigError):
+    with pytest.raises(InvalidParameterError):
         mlcost.configure(on_missing_tags="error", exporters=["no-such-exporter"])
     assert config.settings().on_missing_tags == "warn"
 

@@ -90,6 +90,14 @@ def catalog() -> Catalog:
         return _catalog
 
 
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def update(change: Callable[[Catalog], None]) -> None:
     """Apply ``change`` to a copy and publish it: readers never see a half-applied change."""
     global _catalog

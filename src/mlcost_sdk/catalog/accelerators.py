@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._validate import did_you_mean
 from ..errors import InvalidParameterError
 from ._fields import EntryReader
 from ._store import catalog, update
@@ -27,10 +28,13 @@ _FIELDS = ("vendor", "names", "aliases", "memory_gb", "dense_tflops", "source", 
 
 def normalize_dtype(dtype: str) -> str:
     """``bf16``, ``bfloat16`` and ``torch.bfloat16`` all name bf16; anything else is an error."""
+    if not isinstance(dtype, str) and not str(dtype).startswith("torch."):
+        raise InvalidParameterError("dtype", dtype, "a dtype name: one of " + ", ".join(DTYPES))
     name = str(dtype).strip().lower().removeprefix("torch.")
     name = _DTYPE_ALIASES.get(name, name)
     if name not in DTYPES:
-        raise InvalidParameterError("dtype", dtype, "one of " + ", ".join(DTYPES))
+        raise InvalidParameterError("dtype", dtype, "one of " + ", ".join(DTYPES)
+                                    + did_you_mean(name, [*DTYPES, *_DTYPE_ALIASES]))
     return name
 
 

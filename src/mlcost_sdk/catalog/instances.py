@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .._validate import did_you_mean
 from ..errors import CatalogError, InvalidParameterError
 from ._fields import EntryReader
 from ._store import Catalog, catalog, update
@@ -56,11 +57,12 @@ def lookup_instance(name: str) -> Instance | None:
 
 def require_instance(name: str, parameter: str = "instance") -> Instance:
     """Like :func:`lookup_instance`, but an unknown name is an InvalidParameterError."""
-    instance = lookup_instance(name)
+    instance = lookup_instance(name) if isinstance(name, str) else None
     if instance is None:
         known = sorted(i.name for i in catalog().instances)
         raise InvalidParameterError(parameter, name, "an instance in the catalog ("
-                                    + ", ".join(known) + ") or one added by an override")
+                                    + ", ".join(known) + ") or one added by an override"
+                                    + did_you_mean(name, known))
     return instance
 
 

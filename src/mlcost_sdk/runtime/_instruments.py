@@ -9,6 +9,7 @@ progress) brings its share up to now.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -152,6 +153,22 @@ def reset(meter: metrics.Meter) -> None:
 
 def get() -> Instruments | None:
     return _current
+
+
+def _after_fork_in_child() -> None:
+    """A child's totals start at the fork (the parent reports its own; its resource differs by
+    pid, so carrying them over would count them twice), and the lock a parent thread may have
+    held is re-made. The inference meter re-registers its fold; the parent's runs do not."""
+    global lock
+    lock = threading.RLock()
+    _live.clear()
+    for inst in list(_by_meter.values()):
+        for s in inst.series.values():
+            s.usd, s.count = 0.0, 0
+        inst._hw_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def metric_attributes(kind: str, tags: dict[str, str], keys: tuple[str, ...]) -> dict[str, str]:

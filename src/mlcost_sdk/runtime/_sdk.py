@@ -8,6 +8,7 @@ mlcost's exporters, which is not a library's call to make.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +53,9 @@ def default_exporter_names() -> list[str]:
     return ["otlp"] if _otlp_configured("TRACES") else ["jsonl"]
 
 
+EXPORTER_NAMES = ("jsonl", "otlp", "console", "none")
+
+
 def make_span_exporter(spec: Any) -> Any | None:
     if not isinstance(spec, str):
         return spec
@@ -74,6 +78,12 @@ def make_span_exporter(spec: Any) -> Any | None:
                       "or a SpanExporter instance)")
 
 
+def _stamped(spec: str) -> Any:
+    from ..exporters._stamp import StampingExporter
+
+    return StampingExporter(make_span_exporter(spec))
+
+
 class ExporterSlot:
     """The one span processor mlcost adds to a provider; ``configure(exporters=...)`` replaces
     what it holds instead of adding processors next to the old ones (which wrote every span
@@ -87,8 +97,13 @@ class ExporterSlot:
         from ..exporters._health import span_processor
         from ..exporters._stamp import StampingExporter
 
-        exporters = [make_span_exporter(spec) for spec in specs]  # a bad name raises first
-        new = tuple(span_processor(StampingExporter(e)) for e in exporters if e is not None)
+        built = [(spec, make_span_exporter(spec)) for spec in specs]  # a bad name raises first
+        # An exporter mlcost built by name is rebuilt in a forked child (its own connections);
+        # an instance the application passed is the application's.
+        new = tuple(span_processor(StampingExporter(e),
+                                   remake=functools.partial(_stamped, spec)
+                                   if isinstance(spec, str) else None)
+                    for spec, e in built if e is not None)
         old, self._processors = self._processors, new
         for p in old:
             p.shutdown()
@@ -125,7 +140,8 @@ def attach_slot(provider: Any) -> ExporterSlot:
 def install_tracer_provider(s: Any) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
 
-    return TracerProvider(resource=_resource(s))
+    # shutdown_on_exit=False: mlcost's exit path shuts it down within the shared deadline.
+    return TracerProvider(resource=_resource(s), shutdown_on_exit=False)
 
 
 def install_meter_provider(s: Any) -> Any:
@@ -142,4 +158,4 @@ def install_meter_provider(s: Any) -> Any:
         from ..exporters.prometheus import start_prometheus_endpoint
 
         readers.append(start_prometheus_endpoint(int(port)))
-    return MeterProvider(resource=_resource(s), metric_readers=readers)
+    return MeterProvider(resource=_resource(s), metric_readers=readers, shutdown_on_exit=False)

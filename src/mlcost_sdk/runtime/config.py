@@ -7,7 +7,7 @@ first wrapper configures from ``OTEL_*`` and ``MLCOST_*`` environment variables.
 from __future__ import annotations
 
 import atexit
-import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from opentelemetry import metrics, trace
 
+from .. import _deadline
 from .. import _validate as v
 from ..errors import ConfigError, InvalidParameterError
 from .clock import Clock, SystemClock
@@ -45,6 +46,9 @@ class Settings:
     aggregate: bool = False  # inference: per-group window records instead of a span per call
     ledger_window_s: float = 10.0  # aggregate windows and training checkpoints
     clock: Clock = field(default_factory=SystemClock)
+    shutdown_timeout_s: float = _deadline.DEFAULT_SHUTDOWN_TIMEOUT_S  # all flushes at exit
+    handle_sigterm: bool = True
+    record_exception_details: bool = False  # exception messages and stack traces (privacy)
 
 
 _lock = threading.RLock()
@@ -110,6 +114,15 @@ def _from_env() -> Settings:
     window = _env_float("MLCOST_LEDGER_WINDOW_S")
     if window is not None:
         s = replace(s, ledger_window_s=_window(window))
+    bound = _env_float("MLCOST_SHUTDOWN_TIMEOUT_S")
+    if bound is not None:
+        s = replace(s, shutdown_timeout_s=v.in_range("MLCOST_SHUTDOWN_TIMEOUT_S", bound, 0, 600,
+                                                     "seconds"))
+    for name, env in (("handle_sigterm", "MLCOST_HANDLE_SIGTERM"),
+                      ("record_exception_details", "MLCOST_RECORD_EXCEPTION_DETAILS")):
+        flag = _env_bool(env)
+        if flag is not None:
+            s = replace(s, **{name: flag})
     return s
 
 
@@ -138,6 +151,9 @@ def configure(
     tracer_provider: Any = None,
     meter_provider: Any = None,
     clock: Clock | None = None,
+    shutdown_timeout_s: float | None = None,
+    handle_sigterm: bool | None = None,
+    record_exception_details: bool | None = None,
 ) -> Settings:
     """Set up mlcost. Every argument is optional; ``None`` leaves that setting as it was.
 
@@ -149,6 +165,11 @@ def configure(
     ``aggregate=True``: inference calls are counted in one record per group and window
     (``ledger_window_s``, default 10 s, also the training checkpoint period) instead of a span
     each; a span is still made for calls inside a trace the application samples.
+
+    Under failure (README "Under failure"): ``shutdown_timeout_s`` bounds all flushes at exit
+    together (default 1.5 s); ``handle_sigterm=False`` installs no SIGTERM handler;
+    ``record_exception_details=True`` adds exception messages and stack traces to spans
+    (off by default: they may quote request bodies, prompts or secrets).
     """
     global _settings
     with _lock:
@@ -181,7 +202,7 @@ def configure(
         if peak_flops_per_s is not None:
             changes["peak_flops_per_s"] = v.positive("peak_flops_per_s", peak_flops_per_s)
         if dtype is not None:
-            changes["dtype"] = dtype
+            changes["dtype"] = _checked_dtype(dtype)
         if metric_tag_keys is not None:
             changes["metric_tag_keys"] = tuple(metric_tag_keys)
         if aggregate is not None:
@@ -191,16 +212,30 @@ def configure(
         if ledger_window_s is not None:
             changes["ledger_window_s"] = _window(ledger_window_s)
         if clock is not None:
-            changes["clock"] = clock
+            changes["clock"] = _checked_clock(clock)
+        if shutdown_timeout_s is not None:
+            changes["shutdown_timeout_s"] = v.in_range("shutdown_timeout_s", shutdown_timeout_s,
+                                                       0, 600, "seconds")
+        for name, flag in (("handle_sigterm", handle_sigterm),
+                           ("record_exception_details", record_exception_details)):
+            if flag is not None:
+                changes[name] = _checked_bool(name, flag)
+        if exporters is not None:
+            _checked_exporters(exporters)
+        _checked_catalog()
         new = replace(base, **changes)
         if not new.disabled:  # first: a bad exporter must leave the settings as they were
             _setup_providers(new, exporters, tracer_provider, meter_provider)
         _settings = new
+        _deadline.set_timeout_s(new.shutdown_timeout_s)
         if not new.disabled:
-            # Exit handlers run last-registered first: ours must run before the providers'
-            # own shutdown, or the final idle span would be dropped.
-            atexit.unregister(_at_exit)
-            atexit.register(_at_exit)
+            from . import _lifecycle
+
+            # Exit handlers run last-registered first: ours must run before any the
+            # application registered earlier (its providers' own shutdown).
+            atexit.unregister(_lifecycle._at_exit)
+            atexit.register(_lifecycle._at_exit)
+            _lifecycle.install_sigterm_handler(new.handle_sigterm)
         for listener in list(_listeners):
             listener(new)
         return new
@@ -285,29 +320,100 @@ def _setup_providers(s: Settings, exporters: Sequence[ExporterSpec] | None,
     _instruments.reset(_meter)
 
 
-def flush(timeout_s: float = 10.0) -> None:
-    """Push out buffered spans and metrics (mlcost's own providers, or the given ones)."""
+def _providers() -> list[Any]:
+    return list({id(p): p for p in (_tracer_provider, _meter_provider, *_owned_providers)
+                 if p is not None}.values())
+
+
+def flush(timeout_s: float | None = None) -> bool:
+    """Push out buffered spans and metrics (mlcost's own providers, or the given ones), all
+    within ``timeout_s`` together (default: ``shutdown_timeout_s``). False if time ran out."""
     from . import inference
 
     inference.flush_idle()
-    force_flush_providers(timeout_s)
+    return force_flush_providers(timeout_s)
 
 
-def force_flush_providers(timeout_s: float) -> None:
-    """Hand buffered spans and metrics to the exporters, each wait bounded by ``timeout_s``."""
-    for provider in {id(p): p for p in (_tracer_provider, _meter_provider, *_owned_providers)
-                     if p is not None}.values():
-        force = getattr(provider, "force_flush", None)
-        if force is not None:
-            with contextlib.suppress(Exception):  # a dead collector must not hurt the host
-                force(int(timeout_s * 1000))
+def force_flush_providers(timeout_s: float | None = None) -> bool:
+    """Hand buffered spans and metrics to the exporters, all within ``timeout_s`` together
+    (default: ``shutdown_timeout_s``); False if time ran out. A dead collector must not hurt
+    the host: each flush runs on a bounded daemon thread."""
+    left = _deadline.remaining(timeout_s)  # inside the exit window: what is left of it
+    return _deadline.run_bounded(
+        [functools.partial(p.force_flush, int(left * 1000)) for p in _providers()
+         if callable(getattr(p, "force_flush", None))], left)
 
 
-def _at_exit() -> None:
-    from . import inference
+def _shutdown_providers() -> None:
+    """At exit, inside the shared deadline: shut down the providers mlcost owns, flush the
+    application's (it shuts them down itself), all at once."""
+    left = _deadline.remaining()
+    works: list[Callable[[], object]] = []
+    for p in _providers():
+        if any(p is o for o in _owned_providers):
+            works.append(functools.partial(_shutdown_one, p, left))
+        elif callable(getattr(p, "force_flush", None)):
+            works.append(functools.partial(p.force_flush, int(left * 1000)))
+    _deadline.run_bounded(works, left)
 
-    inference._shutdown_meter()
-    flush()
+
+def _shutdown_one(provider: Any, left_s: float) -> None:
+    try:
+        provider.shutdown(timeout_millis=int(left_s * 1000))  # the MeterProvider takes one
+    except TypeError:
+        provider.shutdown()
+
+
+def _checked_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(name, value, "True or False")
+    return value
+
+
+def _checked_dtype(dtype: object) -> str:
+    from ..catalog import normalize_dtype
+
+    return normalize_dtype(dtype)  # type: ignore[arg-type]  # it names a non-str in its error
+
+
+def _checked_clock(clock: object) -> Clock:
+    if not all(callable(getattr(clock, m, None)) for m in ("monotonic", "time_ns")):
+        raise InvalidParameterError("clock", clock, "an object with monotonic() and time_ns() "
+                                    "(mlcost_sdk.runtime.clock.ManualClock, SystemClock)")
+    return clock  # type: ignore[return-value]
+
+
+def _checked_exporters(specs: object) -> None:
+    from ._sdk import EXPORTER_NAMES
+
+    if isinstance(specs, str) or not isinstance(specs, Sequence):
+        raise InvalidParameterError("exporters", specs, "a list of exporter names or "
+                                    "SpanExporter instances")
+    for spec in specs:
+        if isinstance(spec, str):
+            v.choice("exporters", spec.strip().lower(), EXPORTER_NAMES)
+        elif not all(callable(getattr(spec, m, None)) for m in ("export", "shutdown")):
+            raise InvalidParameterError("exporters", spec, "a name (" + ", ".join(EXPORTER_NAMES)
+                                        + ") or a SpanExporter (with export() and shutdown())")
+
+
+def _checked_catalog() -> None:
+    """A broken MLCOST_CATALOG is the user's file: say so now, not at every run."""
+    from ..catalog._store import ENV_VAR, catalog
+    from ..errors import CatalogError
+
+    try:
+        catalog()
+    except CatalogError as exc:
+        raise ConfigError(f"{ENV_VAR}={os.environ.get(ENV_VAR, '')!r}: {exc}") from exc
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()  # a parent thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _reset_for_tests() -> None:
@@ -317,3 +423,6 @@ def _reset_for_tests() -> None:
         _settings = None
         _tracer_provider = _meter_provider = _tracer = _meter = _slot = _slot_provider = None
         _owned_providers.clear()
+        from . import _lifecycle
+
+        _lifecycle._done_in_pid = None

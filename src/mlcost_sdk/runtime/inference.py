@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
@@ -21,14 +22,14 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Status, StatusCode
 
 from .. import _validate as v
 from .. import conventions as c
 from ..errors import MlcostError
 from . import _instruments, _process
 from ._current import CurrentSpanCall
-from ._safety import capture_internal_exceptions, record_internal_error
+from ._safety import capture_internal_exceptions, record_exception, record_internal_error
+from ._sanity import count_or_zero
 from .clock import Clock
 from .config import Settings, exports_own_spans, on_configure, settings, tracer
 from .hardware import Hardware, resolve
@@ -37,6 +38,7 @@ from .tags import enforce_required, tag_attributes, validate_tags
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_MAX = sys.float_info.max
 
 
 class CostAllocator:
@@ -71,7 +73,7 @@ class CostAllocator:
     def end(self, started_at: float) -> float:
         with self._lock:
             self._advance(self._clock.monotonic())
-            self._n -= 1
+            self._n = max(0, self._n - 1)  # a call begun before a fork ends in the child too
             cost = self._acc - started_at
             self.request_usd += cost
             self.requests += 1
@@ -83,6 +85,15 @@ class CostAllocator:
             now = self._clock.monotonic()
             self._advance(now)
             return now - self.t0
+
+    def restart_in_child(self) -> None:
+        """After a fork: the parent's requests are not in flight here, and its idle time and
+        totals are the parent's to report; the child's start now."""
+        self._lock = threading.Lock()
+        self._t = self.t0 = self._clock.monotonic()
+        self._n = 0
+        self.idle_usd = self.request_usd = 0.0
+        self.requests = 0
 
     def set_price(self, usd_per_s: float) -> None:
         with self._lock:
@@ -141,6 +152,9 @@ class _Meter:
         if inst is not None:
             inst.register_hw(self.sampler)
         _instruments.add_live(self, self._fold_idle)
+        self._start_idle_thread()
+
+    def _start_idle_thread(self) -> None:
         self._thread = threading.Thread(target=self._idle_loop, name="mlcost-idle", daemon=True)
         self._thread.start()
 
@@ -148,6 +162,19 @@ class _Meter:
         self.hw = hw
         self.hw_attrs = hw.attributes(flops=False)
         _process.set_attributes({**tag_attributes(self.settings.tags), **self.hw_attrs})
+
+    def restart_in_child(self) -> None:
+        """A forked child's idle starts at the fork: re-counting the parent's would bill each
+        pre-fork worker for the master's idle time."""
+        self.allocator.restart_in_child()
+        self._idle_lock = threading.Lock()
+        self._idle_reported = self._idle_metered = 0.0
+        self._idle_from_ns = self.clock.time_ns()
+        self._flushed_elapsed = None
+        _instruments.add_live(self, self._fold_idle)  # after _instruments' own fork hook
+        if not self._stop.is_set():
+            self._stop = threading.Event()
+            self._start_idle_thread()
 
     def _idle_loop(self) -> None:
         """Emit the idle cost as an ``idle`` span every idle_flush_s."""
@@ -261,6 +288,15 @@ def _on_configure(s: Settings) -> None:
 on_configure(_on_configure)
 
 
+def _after_fork_in_child() -> None:
+    global _meter_lock
+    _meter_lock = threading.Lock()
+    m = _meter
+    if m is not None:
+        with capture_internal_exceptions("inference.fork"):
+            m.restart_in_child()
+
+
 def inference_summary() -> InferenceSummary | None:
     """Process-wide figures: requests, their cost, idle cost, realized cost per request."""
     m = _meter
@@ -328,7 +364,16 @@ class InferenceCall(CurrentSpanCall):
 
     def add(self, tokens: int = 0, samples: int = 0, flops: float = 0.0) -> None:
         """Record work: tokens, samples, and FLOPs (else 2 x params x tokens when the call
-        site was given ``params``)."""
+        site was given ``params``). A negative or non-finite count is dropped (counted, warned
+        once)."""
+        try:
+            sane = (tokens | samples) >= 0 and 0 <= flops <= _MAX
+        except TypeError:
+            sane = False
+        if not sane:
+            tokens = int(count_or_zero("call.add", "tokens", tokens))
+            samples = int(count_or_zero("call.add", "samples", samples))
+            flops = count_or_zero("call.add", "flops", flops)
         self.tokens += tokens
         self.samples += samples
         self.flops += flops
@@ -419,8 +464,7 @@ class InferenceCall(CurrentSpanCall):
                 return
             span.set_attributes(attrs)
             if exc is not None and not isinstance(exc, GeneratorExit):
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                record_exception(span, exc)
         except Exception as error:  # noqa: BLE001
             record_internal_error("inference.end", error)
         finally:
@@ -649,3 +693,6 @@ def track_inference(func: Any = None, /, *, name: str | None = None, model: str 
         return wrapper
 
     return decorate(func) if func is not None else decorate
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

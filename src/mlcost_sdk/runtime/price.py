@@ -71,6 +71,11 @@ class Price:
             value = getattr(self, name)
             if value is not None:
                 v.non_negative(f"Price.{name}", value)
+        if self.instance is not None:
+            from ..catalog import require_instance
+
+            # Checked here, not at the first run: a typo is the user's, and said so at once.
+            require_instance(self.instance, "Price.instance")
 
     def resolve(self, hw_kind: str, hw_count: float) -> tuple[float, str]:
         """(USD per hour for this process, where the figure came from)."""
@@ -82,7 +87,7 @@ class Price:
 
         assert self.instance is not None
         inst = lookup_instance(self.instance)
-        if inst is None:
+        if inst is None:  # removed from the catalog since (reset_catalog, a new override file)
             raise ConfigError(f"Price.instance={self.instance!r} is not in the instance catalog")
         share = 1.0
         if hw_kind == "gpu" and inst.accelerator_count > 0:

@@ -75,7 +75,28 @@ def enforce_required(tags: Tags, required: Iterable[str], policy: str, what: str
                       MissingTagsWarning, stacklevel=4)
 
 
+# OTel keeps 128 attributes a span by default and evicts the *oldest* past that: mlcost.kind
+# first. Capping the user's tags keeps mlcost's own attributes (about 50 at most) on the span.
+MAX_TAGS = 64
+_capped_warned = False
+
+
+def _capped(tags: Tags) -> Tags:
+    global _capped_warned
+    first = [k for k in (*DEFAULT_REQUIRED_TAGS, *TRAINING_REQUIRED_TAGS) if k in tags]
+    keep = first + [k for k in tags if k not in first][:MAX_TAGS - len(first)]
+    if not _capped_warned:
+        _capped_warned = True
+        warnings.warn(f"mlcost: {len(tags)} tags on one span; only {MAX_TAGS} are kept "
+                      f"(required ones first), so mlcost's own attributes survive the "
+                      "span attribute limit. Dropped: "
+                      + ", ".join(k for k in tags if k not in keep), stacklevel=4)
+    return {k: tags[k] for k in keep}
+
+
 def tag_attributes(tags: Tags) -> dict[str, str]:
+    if len(tags) > MAX_TAGS:
+        tags = _capped(tags)
     attrs = {c.tag_attribute(k): v for k, v in tags.items()}
     if "environment" in tags:
         attrs[c.DEPLOYMENT_ENVIRONMENT] = tags["environment"]

@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import os
+import sys
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from .. import _validate as v
 from .. import conventions as c
@@ -26,7 +28,8 @@ from ..costmodel.training import training_flops_per_token
 from ..errors import BudgetExceeded, InvalidParameterError
 from . import _instruments, ledger
 from . import launch as launch_env
-from ._safety import capture_internal_exceptions
+from ._safety import capture_internal_exceptions, record_exception
+from ._sanity import count_or_zero
 from .config import settings, tracer
 from .hardware import Hardware, resolve
 from .price import Price
@@ -41,6 +44,13 @@ _current_run: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVa
     "mlcost_current_run", default=None)
 _SLOW_PATH_EVERY_S = 0.2
 _GAUGE_EVERY_S = 1.0  # the MFU gauge's refresh, from the slow path
+_MAX = sys.float_info.max  # a count above it is infinite
+_open_runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # started, not ended
+
+
+def open_runs() -> list[TrainingRun]:
+    """Training runs this process started and has not ended (SIGTERM ends them)."""
+    return [run for run in list(_open_runs) if run._pid == os.getpid()]
 
 
 def current_run() -> TrainingRun | None:
@@ -199,7 +209,17 @@ class TrainingRun:
 
     # ---- the hot path -----------------------------------------------------------------------
     def step(self, tokens: int = 0, samples: int = 0, flops: float | None = None) -> None:
-        """Mark the end of one training step. Every argument is optional."""
+        """Mark the end of one training step. Every argument is optional; a negative or
+        non-finite count is dropped (counted, warned once), the step still counts."""
+        try:  # ints: one "|" catches a negative either side; floats, str, None: TypeError
+            sane = (tokens | samples) >= 0 and (flops is None or 0 <= flops <= _MAX)
+        except TypeError:  # checked one by one below; never raise into the training loop
+            sane = False
+        if not sane:
+            tokens = int(count_or_zero("run.step", "tokens", tokens))
+            samples = int(count_or_zero("run.step", "samples", samples))
+            if flops is not None:
+                flops = count_or_zero("run.step", "flops", flops)
         self._steps += 1
         self._tokens += tokens
         self._samples += samples
@@ -324,6 +344,8 @@ class TrainingRun:
         self._last_window_rates: dict[str, float] = {}
         self._projected: float | None = None
         self._active = True
+        self._pid = os.getpid()
+        _open_runs.add(self)
         self._slow_at = self._warmup if self._warmup > 0 else 1
         self._gauge_at = t0
         self._gauge_attrs = {**_instruments.metric_attributes(
@@ -528,9 +550,15 @@ class TrainingRun:
                         budget_usd=self._budget_usd)
 
     # ---- the end ----------------------------------------------------------------------------
-    def _end(self, exc: BaseException | None) -> None:
+    def _abort(self, exc: BaseException) -> None:
+        """End the run from outside its code (SIGTERM): error status, flushed by the caller."""
+        if self._active:
+            self._end(exc, detach=False)  # the context belongs to the interrupted thread
+
+    def _end(self, exc: BaseException | None, detach: bool = True) -> None:
         ledger.untrack_stretch(self)
         self._active = False
+        _open_runs.discard(self)
         self._ending_error = exc
         self._slow_at = 1 << 62
         _instruments.remove_live(self)  # before reading the end: no fold may pass it
@@ -554,11 +582,11 @@ class TrainingRun:
             self._summary = self._make_summary(attrs, stats)
             self._span.set_attributes(attrs)
             if exc is not None:
-                self._span.record_exception(exc)
-                self._span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                record_exception(self._span, exc)
         finally:
             self._span.end(end_time=self._clock.time_ns())
-            otel_context.detach(self._ctx_token)
+            if detach:
+                otel_context.detach(self._ctx_token)
             self._sampler.release()
             _instruments.set_mfu(self, {}, None)
             if self._progress is not None:
