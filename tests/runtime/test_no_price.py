@@ -85,3 +85,20 @@ def test_the_warning_points_at_the_application_line() -> None:
             pass
     found = [w for w in record if issubclass(w.category, mlcost.NoPriceWarning)]
     assert found[0].filename == __file__
+
+
+def test_an_unpriced_llm_model_warns_once_with_how_to_price_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(price, "_unpriced_models", set())
+    with capture(tags=FULL_TAGS), warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            cost = mlcost.record_llm_call(provider="openai", model="no-such-model-xyz",
+                                          input_tokens=10, output_tokens=5)
+            assert cost is None
+        mlcost.record_llm_call(provider="openai", model="no-such-model-xyz",
+                               input_tokens=10, output_tokens=5,
+                               input_usd_per_1k=1.0, output_usd_per_1k=2.0)
+    found = _no_price_warnings(record)
+    assert len(found) == 1 and "openai/no-such-model-xyz" in found[0]
+    assert "input_usd_per_1k=" in found[0] and "output_usd_per_1k=" in found[0]

@@ -31,6 +31,7 @@ from . import _instruments
 from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions
 from .config import Settings, settings, tracer
+from .price import warn_no_token_price
 from .tags import enforce_required, tag_attributes, validate_tags
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class LlmSite:
         price = self.price_of(model, response_model)
         if price is None:
             attrs[c.PRICE_SOURCE] = "none"
+            warn_no_token_price(self.provider or "any provider", response_model or model)
             return None
         cost: TokenCost = _cost_model().token_cost(price, usage)
         total = cost.total_usd

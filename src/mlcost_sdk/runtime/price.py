@@ -37,6 +37,24 @@ def warn_no_price(what: str) -> None:
                       f"{HOW_TO_SET_PRICE}", NoPriceWarning, stacklevel=_user_stacklevel())
 
 
+_unpriced_models: set[tuple[str, str]] = set()
+
+
+def warn_no_token_price(provider: str, model: str) -> None:
+    """Warn once per (provider, model) that an LLM call has no token price, and how to give one
+    (a bounded set: a process calling thousands of unknown models warns for the first 100)."""
+    key = (provider, model)
+    with _no_price_lock:
+        if key in _unpriced_models or len(_unpriced_models) >= 100:
+            return
+        _unpriced_models.add(key)
+    with contextlib.suppress(Warning):
+        warnings.warn(f"mlcost: LLM calls to {provider}/{model} have no token price (genai-prices "
+                      "does not know the model), so their cost is unknown; give one with "
+                      "input_usd_per_1k= and output_usd_per_1k= (record_llm_call, llm_call or "
+                      "instrument(client, ...))", NoPriceWarning, stacklevel=_user_stacklevel())
+
+
 def _user_stacklevel() -> int:
     """The ``stacklevel`` that points the warning at the application's line (the first frame
     outside mlcost and contextlib), however deep in mlcost it was raised."""
