@@ -230,3 +230,27 @@ def test_a_forked_child_gets_a_fresh_ledger_even_if_the_lock_was_held() -> None:
         time.sleep(0.02)
     assert os.waitstatus_to_exitcode(done[1]) == 0
     assert book.close() == 1 and out[0].attributes[c.COST_USD] == 5.0
+
+
+@pytest.mark.parametrize("aggregate", [False, True])
+def test_calls_the_applications_sampler_drops_still_count_once(aggregate: bool) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.05)))
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    with capture(tags=FULL_TAGS, price=3.6, aggregate=aggregate):
+        mlcost.configure(tracer_provider=tp)
+        _serve(600, 3)
+        final = inf._shutdown_meter()
+    spans = exporter.get_finished_spans()
+    kept = [s for s in spans if (s.attributes or {}).get(c.KIND) == c.KIND_INFERENCE
+            and (s.attributes or {}).get(c.RECORD) is None]
+    assert len(kept) < 600 - 100  # the sampler did drop most per-call spans
+    stats = report_total(spans)
+    assert final is not None and stats.requests == 600
+    assert math.isclose(stats.inference_usd, final.request_cost_usd, rel_tol=1e-9)
+    tp.shutdown()

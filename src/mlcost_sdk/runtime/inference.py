@@ -33,7 +33,7 @@ from ._sanity import count_or_zero
 from .clock import Clock
 from .config import Settings, exports_own_spans, on_configure, settings, tracer
 from .hardware import Hardware, resolve
-from .ledger import RECORD_NAME, Ledger, LedgerRecord
+from .ledger import RECORD_NAME, Ledger, LedgerRecord, record_context
 from .tags import enforce_required, tag_attributes, validate_tags
 
 P = ParamSpec("P")
@@ -231,7 +231,7 @@ class _Meter:
     def _emit_records(self, records: list[LedgerRecord]) -> bool:
         t = tracer()
         for r in records:
-            t.start_span(RECORD_NAME, attributes=r.attributes,
+            t.start_span(RECORD_NAME, context=record_context(), attributes=r.attributes,
                          start_time=r.start_ns).end(end_time=r.end_ns)
         return True
 
@@ -442,9 +442,10 @@ class InferenceCall(CurrentSpanCall):
             cost = m.allocator.end(self._acc0)  # first: the allocator must never keep a ghost
             priced = m.hw.usd_per_hour is not None
             _instruments.add(self._site.series, cost if priced else 0.0, 1)
-            if self._site.aggregate:
+            if self._site.aggregate or not (self.adopted or span.is_recording()):
+                # (a span the application's sampler dropped: its cost goes to the ledger)
                 self._count_in_ledger(m, cost if priced else 0.0, exc)
-                if span is trace.INVALID_SPAN:
+                if not span.is_recording():
                     return
             attrs = m.sampler.span_attributes(self._snap, m.sampler.snapshot())
             if priced:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import threading
 import time
 import uuid
@@ -39,6 +40,10 @@ import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from .. import conventions as c
 
@@ -236,6 +241,18 @@ def _merge(into: Bucket, b: Bucket) -> None:
         if bound is not None:
             into.start_ns = bound if into.start_ns is None else min(into.start_ns, bound)
             into.end_ns = bound if into.end_ns is None else max(into.end_ns, bound)
+
+
+def record_context() -> Context:
+    """The parent a ledger record is emitted under: a sampled remote span context whose trace
+    id has a zero low half. A record carries many calls' cost, so the application's sampler
+    must not drop it like one call's span: samplers that follow the parent (ParentBased, the
+    default) keep it, and so does a trace-id ratio sampler (the zero low half is under any
+    bound above 0). The parent id names no span; readers count records without it."""
+    context = SpanContext(trace_id=random.getrandbits(63) + 1 << 64,
+                          span_id=random.getrandbits(63) + 1, is_remote=True,
+                          trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return trace.set_span_in_context(NonRecordingSpan(context))
 
 
 # ---- carrying the cost of spans that could not be delivered --------------------------------
