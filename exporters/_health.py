@@ -215,7 +215,9 @@ class CountingBatchSpanProcessor(SpanProcessor):
     def _shed_one(self, span: ReadableSpan) -> None:
         """Put a span's cost into the shed ledger (never raises: this runs in the app)."""
         try:
-            absorb(self._shed, span.name, _process.stamped(span.attributes or {}),
+            scope = span.instrumentation_scope
+            absorb(self._shed, span.name, _process.stamped(
+                       span.attributes or {}, scope.attributes if scope is not None else None),
                    span.start_time or 0,
                    span.end_time or 0, span.status.status_code is StatusCode.ERROR,
                    span.resource)

@@ -18,9 +18,7 @@ class StampingExporter(SpanExporter):
         self.inner = inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if _process.attributes():
-            spans = [_stamp(s) for s in spans]
-        return self.inner.export(spans)
+        return self.inner.export([_stamp(s) for s in spans])
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
@@ -34,7 +32,8 @@ class StampingExporter(SpanExporter):
 
 def _stamp(span: ReadableSpan) -> ReadableSpan:
     attrs = span.attributes or {}
-    full = _process.stamped(attrs)
+    scope = span.instrumentation_scope
+    full = _process.stamped(attrs, scope.attributes if scope is not None else None)
     if full is attrs:
         return span
     return ReadableSpan(

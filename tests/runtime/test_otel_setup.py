@@ -127,9 +127,10 @@ def test_configure_twice_replaces_exporters_instead_of_adding(tmp_path: Path) ->
 
 def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
         tmp_path: Path) -> None:
-    """On mlcost's own provider a request's span is started with its own attributes only;
-    the tags, hardware and price every request shares are added at export, so the exported
-    span equals the one an application's provider (which gets them all on the span) sees."""
+    """On mlcost's own provider a request's span carries its own attributes only; the tags,
+    hardware and price every request shares, and its call site's (on the site's tracer scope),
+    are added at export, so the exported span equals the one an application's provider (which
+    gets them all on the span) sees."""
     proc = _run("""
         import json
         import mlcost_sdk as mlcost
@@ -142,7 +143,8 @@ def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
         class OnThread(SpanProcessor):  # what the application's thread hands the SDK
             spans = []
             def on_end(self, span):
-                self.spans.append(dict(span.attributes))
+                scope = dict(span.instrumentation_scope.attributes or {})
+                self.spans.append((dict(span.attributes), scope))
 
         with capture(price=3.6) as cap:  # an application's provider: all on the span
             with mlcost.inference("predict", model="m", tags={"owner": "bob"}):
@@ -152,16 +154,26 @@ def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
         memory = InMemorySpanExporter()
         mlcost.configure(exporters=[memory], price=3.6)
         from mlcost_sdk.runtime import config
+        from mlcost_sdk.sampling import get_sampler
+        import time
+        before = get_sampler().snapshot().totals.ticks
+        with mlcost.inference("warm-up"):  # starts the meter, and the sampler's thread
+            pass
+        deadline = time.monotonic() + 60
+        while get_sampler().snapshot().totals.ticks <= before:  # its baseline; no other
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         config._tracer_provider.add_span_processor(OnThread())
         with mlcost.inference("predict", model="m", tags={"owner": "bob"}):
             pass
         mlcost.flush()
         [exported] = [dict(s.attributes) for s in memory.get_finished_spans()
-                      if s.attributes.get(c.KIND) == c.KIND_INFERENCE]
-        [on_thread] = [a for a in OnThread.spans if a.get(c.KIND) == c.KIND_INFERENCE]
-        print(json.dumps({"reference": reference, "exported": exported,
-                          "on_thread": on_thread, "stamped": dict(_process.stamped(on_thread))}))
-    """, tmp_path, MLCOST_TAGS=TAGS)
+                      if s.attributes.get(c.KIND) == c.KIND_INFERENCE and s.name == "predict"]
+        [(on_thread, scope)] = [(a, s) for a, s in OnThread.spans
+                                if s.get(c.KIND) == c.KIND_INFERENCE]
+        print(json.dumps({"reference": reference, "exported": exported, "on_thread": on_thread,
+                          "scope": scope, "stamped": dict(_process.stamped(on_thread, scope))}))
+    """, tmp_path, MLCOST_TAGS=TAGS, MLCOST_SAMPLE_INTERVAL_S="3600")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     reference, exported, on_thread = out["reference"], out["exported"], out["on_thread"]
@@ -172,6 +184,8 @@ def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
     for key in (c.tag_attribute("team"), c.HW_KIND, c.HW_COUNT, c.PRICE_SOURCE,
                 c.PRICE_USD_PER_HOUR, c.DEPLOYMENT_ENVIRONMENT):
         assert key in exported and key not in on_thread, key
-    assert on_thread[c.tag_attribute("owner")] == "bob"  # the call site's own tag stays
-    assert on_thread[c.MODEL] == "m" and on_thread[c.KIND] == c.KIND_INFERENCE
+    assert set(on_thread) <= {c.COST_USD, c.UTILIZATION_MEAN}  # a request shorter than a tick
+    scope = out["scope"]  # the call site's constants, once on its tracer
+    assert scope[c.tag_attribute("owner")] == "bob" and scope[c.MODEL] == "m"
+    assert scope[c.KIND] == c.KIND_INFERENCE and c.tag_attribute("team") not in scope
     assert out["stamped"] == exported  # the shed path sees what the exporters see

@@ -1,10 +1,12 @@
 """What every inference span of this process shares, added at export instead of per request.
 
-On mlcost's own tracer provider a request's span carries only what is its own (kind, model,
-the call site's tags, its cost and hardware reading). The configure-level tags, the hardware
-and the price are the same on every request; they are added to each inference span on the
-exporter's thread (``exporters/_stamp.py``) and on the span processor's shed path, so the
-OpenTelemetry SDK does not validate a dozen identical attributes per request on the
+On mlcost's own tracer provider a request's span carries only what is its own: its cost, the
+hardware reading (for a request shorter than a sampler tick, just the utilization), and what
+the caller added. The configure-level tags, the hardware and the price are the same on every
+request; the call site's kind, model and tags on every request of that site, and they ride on
+the site's tracer (its instrumentation scope, set once). All of it is added to each inference
+span on the exporter's thread (``exporters/_stamp.py``) and on the span processor's shed path,
+so the OpenTelemetry SDK does not validate a dozen identical attributes per request on the
 application's thread. What leaves the process is unchanged: every exported span carries them.
 
 Not the Resource: it is built when configure() runs, before the hardware and price are known,
@@ -21,23 +23,33 @@ from typing import Any
 from .. import conventions as c
 
 _attributes: dict[str, Any] = {}  # replaced whole, never mutated: readers need no lock
+_utilization_source = "none"
 
 
 def attributes() -> dict[str, Any]:
     return _attributes
 
 
-def set_attributes(attrs: dict[str, Any]) -> None:
+def set_attributes(attrs: dict[str, Any], utilization_source: str = "none") -> None:
     """The constants in effect from now on (set by the inference meter)."""
-    global _attributes
-    _attributes = attrs
+    global _attributes, _utilization_source
+    _attributes, _utilization_source = attrs, utilization_source
 
 
-def stamped(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An inference span's attributes with the process constants under them (its own win)."""
-    if not _attributes or attrs.get(c.KIND) != c.KIND_INFERENCE:
+def stamped(attrs: Mapping[str, Any],
+            scope: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """An inference span's full attributes: the process constants, then its call site's
+    (carried by its tracer's instrumentation scope), then its own."""
+    kind = attrs.get(c.KIND) or (scope.get(c.KIND) if scope else None)
+    if kind != c.KIND_INFERENCE or not (_attributes or scope):
         return attrs
-    return {**_attributes, **attrs}
+    full = {**_attributes, **(scope or {}), **attrs}
+    if c.UTILIZATION_SAMPLES not in attrs:  # it saw no tick: what the current reading implies
+        full[c.UTILIZATION_SAMPLES] = 0
+        full.setdefault(c.UTILIZATION_SOURCE, _utilization_source
+                        if c.UTILIZATION_MEAN in attrs else "none")
+        full.setdefault(c.ENERGY_SOURCE, "nvml_power" if c.ENERGY_JOULES in attrs else "none")
+    return full
 
 
 def own(static: Mapping[str, Any]) -> dict[str, Any]:

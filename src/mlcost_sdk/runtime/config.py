@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from opentelemetry import metrics, trace
 
@@ -263,6 +263,19 @@ def exports_own_spans() -> bool:
     they reach is behind mlcost's span processor (which adds the process constants)."""
     provider = _tracer_provider
     return provider is not None and any(p is provider for p in _owned_providers)
+
+
+def scoped_tracer(attributes: dict[str, Any]) -> trace.Tracer:
+    """mlcost's tracer with ``attributes`` on its instrumentation scope: set once, carried by
+    every span it starts at no cost per span."""
+    from .._version import __version__
+    from ..conventions import INSTRUMENTATION_SCOPE
+
+    provider = _tracer_provider
+    if provider is None:
+        return tracer()
+    return cast(trace.Tracer, provider.get_tracer(INSTRUMENTATION_SCOPE, __version__,
+                                                  attributes=attributes))
 
 
 def tracer() -> trace.Tracer:

@@ -31,7 +31,14 @@ from ._current import CurrentSpanCall
 from ._safety import capture_internal_exceptions, record_exception, record_internal_error
 from ._sanity import count_or_zero
 from .clock import Clock
-from .config import Settings, exports_own_spans, on_configure, settings, tracer
+from .config import (
+    Settings,
+    exports_own_spans,
+    on_configure,
+    scoped_tracer,
+    settings,
+    tracer,
+)
 from .hardware import Hardware, resolve
 from .ledger import RECORD_NAME, Ledger, LedgerRecord, record_context
 from .tags import enforce_required, tag_attributes, validate_tags
@@ -161,7 +168,8 @@ class _Meter:
     def set_hardware(self, hw: Hardware) -> None:
         self.hw = hw
         self.hw_attrs = hw.attributes(flops=False)
-        _process.set_attributes({**tag_attributes(self.settings.tags), **self.hw_attrs})
+        _process.set_attributes({**tag_attributes(self.settings.tags), **self.hw_attrs},
+                                self.sampler.source)
 
     def restart_in_child(self) -> None:
         """A forked child's idle starts at the fork: re-counting the parent's would bill each
@@ -422,8 +430,8 @@ class InferenceCall(CurrentSpanCall):
                 self._snap = m.sampler.snapshot()
             elif not site.aggregate or trace.get_current_span().get_span_context() \
                     .trace_flags.sampled:
-                self._span = tracer().start_span(site.name,
-                                                 attributes=site.start_attributes(m))
+                attrs = site.start_attributes(m)  # binds site.tracer too
+                self._span = site.tracer.start_span(site.name, attributes=attrs)
                 self._snap = m.sampler.snapshot()
             self._t0 = m.clock.monotonic()
             self._acc0 = m.allocator.start()
@@ -447,7 +455,8 @@ class InferenceCall(CurrentSpanCall):
                 self._count_in_ledger(m, cost if priced else 0.0, exc)
                 if not span.is_recording():
                     return
-            attrs = m.sampler.span_attributes(self._snap, m.sampler.snapshot())
+            attrs = m.sampler.span_attributes(self._snap, m.sampler.snapshot(),
+                                              implied=self.adopted or not self._site.stamped)
             if priced:
                 attrs[c.COST_USD] = cost
             if self.tokens:
@@ -546,7 +555,9 @@ class _CallSite:
         self._attributes = attributes
         self._settings: Settings | None = None
         self._meter: _Meter | None = None
-        self._start_attrs: dict[str, Any] = {}
+        self._start_attrs: dict[str, Any] | None = {}
+        self.stamped = False
+        self.tracer: trace.Tracer = trace.NoOpTracer()
 
     def _bind(self, s: Settings) -> None:
         self.disabled = s.disabled
@@ -579,13 +590,18 @@ class _CallSite:
             ident[c.HTTP_METHOD] = method
         return ident
 
-    def start_attributes(self, m: _Meter) -> dict[str, Any]:
+    def start_attributes(self, m: _Meter) -> dict[str, Any] | None:
         if m is not self._meter:
             if self.model is not None:
                 m.models.add(self.model)
             full = {**self.static, **m.hw_attrs}
-            # On mlcost's own provider the process constants are added at export
-            self._start_attrs = _process.own(full) if exports_own_spans() else full
+            # On mlcost's own provider the process constants are added at export, and the
+            # site's own constants ride on its tracer's scope (see _process)
+            self.stamped = exports_own_spans()
+            if self.stamped:
+                self.tracer, self._start_attrs = scoped_tracer(_process.own(full)), None
+            else:
+                self.tracer, self._start_attrs = tracer(), full
             self._meter = m
         return self._start_attrs
 

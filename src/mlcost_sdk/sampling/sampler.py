@@ -46,6 +46,9 @@ _STALE_AFTER_INTERVALS = 3  # an older reading no longer stands for "now"
 # The last readings, kept so between() can give a span its max, p95 and peak memory without
 # registering it: a fixed ring (about 100 s at 10 Hz), so memory stays constant.
 _RECENT_TICKS = 1024
+# What a span that saw no tick implies about itself (see runtime/_process.py, which adds them)
+_IMPLIED_WITHOUT_TICKS = frozenset({c.UTILIZATION_SAMPLES, c.UTILIZATION_SOURCE,
+                                    c.ENERGY_SOURCE})
 
 
 class _Unmeasured:
@@ -124,8 +127,10 @@ class Sampler:
         self._trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
         self._totals = Totals()
         self._recent: list[Reading | None] = [None] * _RECENT_TICKS  # by tick number
-        # span_attributes()' reading of the current tick: (totals, fresh, attributes, power)
-        self._current: tuple[Totals, bool, dict[str, Any], float | None] | None = None
+        # span_attributes()' reading of the current tick: (totals, fresh, attributes, the same
+        # without what no tick implies, power)
+        self._current: tuple[Totals, bool, dict[str, Any], dict[str, Any],
+                             float | None] | None = None
         self.error_log = ErrorLog()
         self._clock = clock
         self._last_manual_tick: float | None = None  # tick(): the previous reading's time
@@ -250,10 +255,13 @@ class Sampler:
         return interval_stats(self._hardware(), a, b, self._recent_extremes(a, b),
                               self._stale_after_s())
 
-    def span_attributes(self, a: Snapshot, b: Snapshot) -> dict[str, Any]:
+    def span_attributes(self, a: Snapshot, b: Snapshot, *, implied: bool = True
+                        ) -> dict[str, Any]:
         """``between(a, b).attributes(hardware=False)``, cheaply for the common case of a
         span that saw no tick (most requests are shorter than one): the reading current at
-        its end stands for it, and that reading's attributes are built once per tick."""
+        its end stands for it, and that reading's attributes are built once per tick.
+        ``implied=False`` leaves out, for such a span, what its having no tick implies (zero
+        samples, the sources), for spans that get them added on export."""
         totals = b.totals
         if a.totals is not totals:
             return self.between(a, b).attributes(hardware=False)
@@ -264,10 +272,11 @@ class Sampler:
             stats = interval_stats(self._hardware(), at, at, None, self._stale_after_s())
             attrs = stats.attributes(hardware=False)
             attrs.pop(c.ENERGY_JOULES, None)  # the span's own duration, below
-            cached = self._current = (totals, fresh, attrs, stats.power_mean_w)
-        attrs = dict(cached[2])
-        if cached[3] is not None:
-            attrs[c.ENERGY_JOULES] = cached[3] * max(0.0, b.time - a.time)
+            bare = {k: v for k, v in attrs.items() if k not in _IMPLIED_WITHOUT_TICKS}
+            cached = self._current = (totals, fresh, attrs, bare, stats.power_mean_w)
+        attrs = dict(cached[2] if implied else cached[3])
+        if cached[4] is not None:
+            attrs[c.ENERGY_JOULES] = cached[4] * max(0.0, b.time - a.time)
         return attrs
 
     def _recent_extremes(self, a: Snapshot, b: Snapshot) -> Extremes | None:
