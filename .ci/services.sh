@@ -34,3 +34,6 @@ if ! "$PHOENIX_VENV/bin/python" -c "import importlib.metadata as m; m.version('a
   "$PHOENIX_VENV/bin/python" -m pip install -qq --disable-pip-version-check "$PHOENIX_SPEC"
   "$PHOENIX_VENV/bin/python" -c "import phoenix.server.main"
 fi
+
+# The FinOps Foundation's FOCUS validator (Python 3.12, own venv under .cache/): the FOCUS test.
+echo "services: focus-validator in $(python3 tests/reports/focus_validator.py)"

@@ -140,7 +140,7 @@ def register(subparsers: Any) -> None:
                    help="tag keys to roll up along, outermost first (e.g. team,model)")
     formats = p.add_mutually_exclusive_group()
     formats.add_argument("--format", choices=("table", "json", "csv", "focus"), default="table",
-                         help="output format; focus: FinOps FOCUS 1.x CSV rows (see docs/focus.md)")
+                         help="output format; focus: FinOps FOCUS 1.2 CSV rows (see docs/focus.md)")
     formats.add_argument("--json", dest="format", action="store_const", const="json",
                          help="same as --format json")
     formats.add_argument("--csv", dest="format", action="store_const", const="csv",

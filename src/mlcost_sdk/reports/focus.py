@@ -1,5 +1,5 @@
-"""FOCUS-shaped cost rows (FinOps Open Cost & Usage Specification 1.x), one per resource, kind,
-tag set and UTC hour. How each column is derived, and which ones an in-process SDK cannot
+"""FOCUS 1.2 cost rows (FinOps Open Cost & Usage Specification), one per resource, kind, tag set
+and UTC hour. How each column is derived, and which ones an in-process SDK cannot
 know, is written down in docs/focus.md.
 """
 
@@ -16,17 +16,24 @@ from typing import IO
 from .. import conventions as c
 from .usage import NS_PER_HOUR, Mean, Usage, feed
 
+FOCUS_VERSION = "1.2"
 COLUMNS = (
-    "BilledCost", "EffectiveCost", "ListCost", "BillingCurrency",
+    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingCurrency",
+    "BillingAccountId", "BillingAccountName", "BillingPeriodStart", "BillingPeriodEnd",
+    "InvoiceIssuerName", "InvoiceId", "ProviderName", "PublisherName",
     "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass", "ChargeFrequency",
-    "ChargeDescription", "ServiceName", "ServiceCategory", "ResourceId", "ResourceName",
-    "ResourceType", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity", "PricingUnit", "Tags",
+    "ChargeDescription", "ServiceName", "ServiceCategory", "ServiceSubcategory", "ResourceId",
+    "ResourceName", "ResourceType", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity",
+    "PricingUnit", "Tags",
     "x_CostKind", "x_ModelFlopsUtilization", "x_DeviceUtilization", "x_Tokens", "x_Requests",
-    "x_PriceSource",
+    "x_PriceSource", "x_FocusVersion",
 )
+_UNATTRIBUTED = "unattributed"
 
 _SERVICE = {c.KIND_TRAINING_RUN: "ML Training", c.KIND_INFERENCE: "ML Inference",
             c.KIND_IDLE: "ML Inference", c.KIND_LLM_CALL: "LLM API"}
+_SUBCATEGORY = {c.KIND_TRAINING_RUN: "Machine Learning", c.KIND_INFERENCE: "Machine Learning",
+                c.KIND_IDLE: "Machine Learning", c.KIND_LLM_CALL: "Generative AI"}
 _RESOURCE_TYPE = {c.KIND_TRAINING_RUN: "Training Run", c.KIND_INFERENCE: "Serving Process",
                   c.KIND_IDLE: "Serving Process", c.KIND_LLM_CALL: "LLM Model"}
 _TOKENS_PER_PRICING_UNIT = 1_000_000
@@ -59,8 +66,31 @@ def _name(u: Usage) -> str:
     if u.kind == c.KIND_TRAINING_RUN:
         return str(u.attributes.get(c.RUN_NAME) or u.resource_id.rsplit("/", 1)[-1])
     if u.kind == c.KIND_LLM_CALL:
-        return u.dimension("model") or "unknown"
+        return u.llm_model or "unknown"
     return u.service
+
+
+def _month(ns: int) -> tuple[str, str]:
+    """The showback billing period: the UTC calendar month holding the charge."""
+    day = datetime.fromtimestamp(ns // 10**9, UTC)
+    start = day.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _provider(u: Usage) -> str:
+    """Who provides what was paid for: the LLM provider, the cloud of a catalog instance
+    price, else the SDK itself (a price the user configured: showback, not an invoice)."""
+    if u.kind == c.KIND_LLM_CALL:
+        return str(u.attributes.get(c.GEN_AI_PROVIDER_NAME) or "unknown")
+    source = str(u.attributes.get(c.PRICE_SOURCE, ""))
+    if source.startswith("catalog:"):
+        from ..catalog import lookup_instance
+
+        instance = lookup_instance(source.removeprefix("catalog:"))
+        if instance is not None:
+            return instance.provider
+    return "mlcost-sdk"
 
 
 def _description(u: Usage) -> str:
@@ -117,11 +147,19 @@ def _row(hour: int, tags: str, ch: _Charge) -> dict[str, str]:
     u = ch.first
     cost = _decimal(ch.cost)
     row = dict.fromkeys(COLUMNS, "")
+    account = u.tags.get("cost_center") or _UNATTRIBUTED
+    period_start, period_end = _month(hour)
+    provider = _provider(u)
     row.update(
-        BilledCost=cost, EffectiveCost=cost, ListCost=cost, BillingCurrency="USD",
+        BilledCost=cost, EffectiveCost=cost, ListCost=cost, ContractedCost=cost,
+        BillingCurrency="USD", BillingAccountId=f"mlcost/cost_center/{account}",
+        BillingAccountName=account, BillingPeriodStart=period_start,
+        BillingPeriodEnd=period_end, InvoiceIssuerName=provider, ProviderName=provider,
+        PublisherName=provider, x_FocusVersion=FOCUS_VERSION,
         ChargePeriodStart=_iso(hour), ChargePeriodEnd=_iso(hour + NS_PER_HOUR),
         ChargeCategory="Usage", ChargeFrequency="Usage-Based", ChargeDescription=_description(u),
         ServiceName=_SERVICE[u.kind], ServiceCategory="AI and Machine Learning",
+        ServiceSubcategory=_SUBCATEGORY[u.kind],
         ResourceId=u.resource_id, ResourceName=_name(u), ResourceType=_RESOURCE_TYPE[u.kind],
         Tags=tags, x_CostKind=u.kind, x_Tokens=_decimal(ch.tokens),
         x_PriceSource=str(u.attributes.get(c.PRICE_SOURCE, "")))

@@ -94,9 +94,19 @@ class Usage:
                 c.RUN_NAME, "unnamed"))
         if self.kind == c.KIND_LLM_CALL:
             provider = self.attributes.get(c.GEN_AI_PROVIDER_NAME, "unknown")
-            return f"mlcost/llm/{provider}/{self.dimension('model') or 'unknown'}"
+            return f"mlcost/llm/{provider}/{self.llm_model or 'unknown'}"
         instance = self.resource.get("service.instance.id")
         return f"mlcost/service/{self.service}" + (f"/{instance}" if instance else "")
+
+    @property
+    def llm_model(self) -> str | None:
+        """The LLM model billed (response model, else request model), never the user's
+        ``model`` tag: two LLM models under one tag are two resources."""
+        for name in (c.GEN_AI_RESPONSE_MODEL, c.GEN_AI_REQUEST_MODEL):
+            value = self.attributes.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return self.dimension("model")
 
     def overlap(self, start_ns: int, end_ns: int) -> float:
         """Fraction of this usage inside [start_ns, end_ns): its cost, device time and work
