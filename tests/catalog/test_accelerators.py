@@ -32,6 +32,8 @@ REAL_NAMES = {
     "NVIDIA H200 NVL": "h200-nvl",
     "NVIDIA B200": "b200",
     "AMD Instinct MI300X": "mi300x",
+    "TPU v5 lite": "tpu-v5e",  # JAX's device_kind
+    "TPU v6 lite": "tpu-v6e",
 }
 
 # Independent restatement of each datasheet: (dense bf16-or-fp16 TFLOP/s, the sparse figure the
@@ -45,6 +47,7 @@ DENSE_TENSOR_TFLOPS = {
     "h100-sxm": (989.4, 1979), "h100-pcie": (756.5, 1513), "h100-nvl": (835.5, 1671),
     "h200": (989.5, 1979), "h200-nvl": (835.5, 1671), "b200": (2250, 4500),
     "mi300x": (1307.4, 2614.9),
+    "tpu-v5e": (197, None), "tpu-v6e": (918, None),  # Google Cloud TPU docs, per chip
 }
 
 
@@ -112,7 +115,7 @@ def test_every_entry_cites_a_source_and_a_date() -> None:
     for acc in all_accelerators():
         assert len(acc.source) > 20, acc.key
         assert dt.date.fromisoformat(acc.date) <= today, acc.key
-        assert acc.vendor in ("NVIDIA", "AMD") and acc.memory_gb > 0 and acc.names
+        assert acc.vendor in ("NVIDIA", "AMD", "Google") and acc.memory_gb > 0 and acc.names
 
 
 def test_every_name_belongs_to_one_entry() -> None:
