@@ -66,3 +66,20 @@ def test_malformed_lines_are_skipped_with_file_and_line(tmp_path: Path) -> None:
 def test_a_missing_input_is_one_typed_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError, match="FILE"):
         load([str(tmp_path / "nope.jsonl")])
+
+
+def test_resent_spans_count_once_within_a_bounded_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch written again soon after (a re-send) counts once; memory stays bounded, so a
+    span repeated further back than the window is read again (the documented trade-off)."""
+    from mlcost_sdk.reports import records
+
+    monkeypatch.setattr(records, "DEDUP_GENERATION", 8)  # remembers the last 8 to 16 keys
+    path = tmp_path / "spans.jsonl"
+    _write(path, 40)
+    lines = path.read_bytes().splitlines(keepends=True)
+    with path.open("ab") as f:
+        f.writelines(lines[-5:])  # the last batch, re-sent
+        f.writelines(lines[:3])  # spans from long ago
+    stream = records.read([str(path)])
+    assert len(list(stream)) == 43 and stream.duplicates == 5
