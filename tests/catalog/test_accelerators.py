@@ -32,6 +32,8 @@ REAL_NAMES = {
     "NVIDIA H200 NVL": "h200-nvl",
     "NVIDIA B200": "b200",
     "AMD Instinct MI300X": "mi300x",
+    "NVIDIA A40": "a40",
+    "AMD Instinct MI325X": "mi325x",
     "TPU v5 lite": "tpu-v5e",  # JAX's device_kind
     "TPU v6 lite": "tpu-v6e",
 }
@@ -48,6 +50,7 @@ DENSE_TENSOR_TFLOPS = {
     "h200": (989.5, 1979), "h200-nvl": (835.5, 1671), "b200": (2250, 4500),
     "mi300x": (1307.4, 2614.9),
     "tpu-v5e": (197, None), "tpu-v6e": (918, None),  # Google Cloud TPU docs, per chip
+    "a40": (149.7, 299.4), "mi325x": (1307.4, 2614.9),
 }
 
 
