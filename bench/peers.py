@@ -39,7 +39,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / ".cache" / "peers"
-PINS = {"codecarbon": "codecarbon==3.3.*", "openlit": "openlit==1.45.*"}
+# OpenLIT 1.45 depends on every OTel web instrumentation, which pip cannot resolve beside the
+# OTel 1.45.2/0.66b2 we run; its OpenAI instrumentation needs only these (and openai < 3).
+PINS = {"codecarbon": ["codecarbon==3.3.*"],
+        "openlit": ["--no-deps", "openlit==1.45.0", "openai==2.54.0", "distro", "schedule",
+                    "xmltodict"]}
 TAGS = {"team": "bench", "model": "m", "environment": "dev", "cost_center": "c", "owner": "o"}
 MODEL = "gpt-4o-mini"
 MESSAGES: Any = [{"role": "user", "content": "what does this request cost"}]
@@ -53,7 +57,7 @@ def venv_python(peer: str) -> Path:
     if not (PEERS / peer / ".ready").exists():
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages",
                         str(PEERS / peer)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", PINS[peer]], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS[peer]], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)],
                        check=True)
         (PEERS / peer / ".ready").touch()
@@ -109,8 +113,9 @@ def run_openai(trials: int, calls: int) -> None:
         cpu: dict[str, list[float]] = {t: [] for t in tools}
         for _ in range(trials):
             for tool in tools:
-                cpu[tool].append(worker(python, "openai", tool, str(calls), url,
-                                        str(pricing))["cpu_s_per_call"])
+                result = worker(python, "openai", tool, str(calls), url, str(pricing))
+                assert (result["spans"] >= calls) == (tool != "bare"), (tool, result)
+                cpu[tool].append(result["cpu_s_per_call"])
     finally:
         server.terminate()
         server.wait(30)
@@ -143,6 +148,9 @@ def write_openlit_pricing(path: Path) -> None:
 
 # --- the workers (each in a fresh process) ----------------------------------------------------
 
+SPANS_SEEN = [0]  # spans the do-nothing exporter got: proof each tool really instrumented
+
+
 def do_nothing_providers() -> tuple[Any, Any]:
     """Global SDK tracer, meter and logger providers whose exporters drop everything: OpenLIT
     reuses providers it finds; mlcost is handed the same ones."""
@@ -159,6 +167,7 @@ def do_nothing_providers() -> tuple[Any, Any]:
 
     class Drop(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            SPANS_SEEN[0] += len(spans)
             return SpanExportResult.SUCCESS
 
     tracer_provider = TracerProvider()
@@ -254,7 +263,7 @@ def work_openai(tool: str, calls: int, url: str, pricing: str) -> dict[str, Any]
             one()
         best = min(best, (time.process_time() - t) / calls)
     tracer_provider.force_flush()
-    return {"cpu_s_per_call": best}
+    return {"cpu_s_per_call": best, "spans": SPANS_SEEN[0]}
 
 
 def serve_forever() -> None:
