@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Status, StatusCode
 
 from .. import _validate as v
 from .. import conventions as c
@@ -29,7 +28,7 @@ from ..catalog.tokens import TokenPrice, provider_name, token_price
 from ..errors import InvalidParameterError
 from . import _instruments
 from ._current import CurrentSpanCall
-from ._safety import capture_internal_exceptions, record_internal_error
+from ._safety import capture_internal_exceptions, record_exception, record_internal_error
 from .config import Settings, settings, tracer
 from .price import warn_no_token_price
 from .tags import enforce_required, tag_attributes, validate_tags
@@ -92,16 +91,13 @@ def _usage_attributes(u: TokenUsage) -> dict[str, Any]:
 
 
 def _record_failure(span: Any, exc: BaseException, attrs: dict[str, Any]) -> None:
-    """The exception's type and HTTP status; its message and trace only when asked for."""
-    if getattr(settings(), "record_exception_details", False):
-        span.record_exception(exc)
-    else:
-        span.add_event("exception", {c.EXCEPTION_TYPE: type(exc).__qualname__})
+    """The exception as every span records it (its type; details only when asked for), plus
+    the error's class and the provider's HTTP status."""
+    record_exception(span, exc)
     attrs[c.ERROR_TYPE] = type(exc).__qualname__
     status = getattr(exc, "status_code", None)  # an HTTP error from the provider's API
     if isinstance(status, int) and not isinstance(status, bool):
         attrs[c.HTTP_STATUS_CODE] = status
-    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
 
 class LlmSite:

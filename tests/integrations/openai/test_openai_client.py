@@ -184,7 +184,7 @@ def test_a_400_that_quotes_the_prompt_leaks_nothing_into_the_span(
     assert span.attributes[c.ERROR_TYPE] == "BadRequestError"
     assert span.attributes[c.HTTP_STATUS_CODE] == 400
     assert [dict(e.attributes or {}) for e in span.events] == [
-        {c.EXCEPTION_TYPE: "BadRequestError"}]
+        {c.EXCEPTION_TYPE: "openai.BadRequestError"}]
 
 
 def test_reasoning_tokens_are_read_emitted_and_priced_as_output(
