@@ -1,5 +1,7 @@
 """The report commands whose output on the fleet (fleet.py) is kept in golden/, as the
-non-streaming reader produced it: the streaming one must give the same (numbers to 1e-9)."""
+non-streaming reader produced it: the streaming one must give the same (numbers to 1e-9).
+When an output's format changes on purpose, regenerate that file (as focus.csv was for FOCUS
+1.2): ``python -m tests.reports.golden_cases DIR`` writes them all to DIR."""
 
 from __future__ import annotations
 
