@@ -44,7 +44,8 @@ def stamped(attrs: Mapping[str, Any],
     if kind != c.KIND_INFERENCE or not (_attributes or scope):
         return attrs
     full = {**_attributes, **(scope or {}), **attrs}
-    if c.UTILIZATION_SAMPLES not in attrs:  # it saw no tick: what the current reading implies
+    if c.UTILIZATION_SAMPLES not in attrs and c.RECORD not in full:
+        # a request that saw no tick: what standing on the current reading implies
         full[c.UTILIZATION_SAMPLES] = 0
         full.setdefault(c.UTILIZATION_SOURCE, _utilization_source
                         if c.UTILIZATION_MEAN in attrs else "none")
