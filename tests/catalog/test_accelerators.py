@@ -6,7 +6,13 @@ import datetime as dt
 
 import pytest
 
-from mlcost_sdk.catalog import DTYPES, all_accelerators, lookup_accelerator, normalize_dtype
+from mlcost_sdk.catalog import (
+    DTYPES,
+    Accelerator,
+    all_accelerators,
+    lookup_accelerator,
+    normalize_dtype,
+)
 from mlcost_sdk.catalog._store import normalize
 from mlcost_sdk.errors import InvalidParameterError
 
@@ -36,6 +42,11 @@ REAL_NAMES = {
     "AMD Instinct MI325X": "mi325x",
     "TPU v5 lite": "tpu-v5e",  # JAX's device_kind
     "TPU v6 lite": "tpu-v6e",
+    "TPU v4": "tpu-v4",  # JAX's device_kind
+    "TPU v5": "tpu-v5p",  # JAX's device_kind for v5p
+    "AWS Trainium": "trainium",  # AWS product names: Neuron has no NVML-style name
+    "AWS Trainium2": "trainium2",
+    "AWS Inferentia2": "inferentia2",
 }
 
 # Independent restatement of each datasheet: (dense bf16-or-fp16 TFLOP/s, the sparse figure the
@@ -51,6 +62,9 @@ DENSE_TENSOR_TFLOPS = {
     "mi300x": (1307.4, 2614.9),
     "tpu-v5e": (197, None), "tpu-v6e": (918, None),  # Google Cloud TPU docs, per chip
     "a40": (149.7, 299.4), "mi325x": (1307.4, 2614.9),
+    "tpu-v4": (275, None), "tpu-v5p": (459, None),  # Google Cloud TPU docs, per chip
+    # AWS Neuron architecture docs, per chip; Trainium2's sparse figure is printed apart
+    "trainium": (190, None), "inferentia2": (190, None), "trainium2": (667, 2563),
 }
 
 
@@ -118,7 +132,7 @@ def test_every_entry_cites_a_source_and_a_date() -> None:
     for acc in all_accelerators():
         assert len(acc.source) > 20, acc.key
         assert dt.date.fromisoformat(acc.date) <= today, acc.key
-        assert acc.vendor in ("NVIDIA", "AMD", "Google") and acc.memory_gb > 0 and acc.names
+        assert acc.vendor in ("NVIDIA", "AMD", "Google", "AWS") and acc.memory_gb > 0 and acc.names
 
 
 def test_every_name_belongs_to_one_entry() -> None:
@@ -139,3 +153,25 @@ def test_dtype_names() -> None:
     v100 = lookup_accelerator("Tesla V100-SXM2-16GB")
     assert v100 is not None and v100.peak_flops("bf16") is None
     assert v100.peak_flops("torch.float16") == 125e12
+
+
+# Tensor paths never run slower than the plain fp32 path, and narrower types never slower than
+# wider ones on the same chip: an entry breaking this holds a sparse, per-board or mistyped figure.
+_NOT_SLOWER_THAN = [("tf32", "fp32"), ("bf16", "fp32"), ("fp16", "fp32"), ("fp8", "bf16"),
+                    ("fp8", "fp16"), ("int8", "bf16"), ("int8", "fp16")]
+
+
+@pytest.mark.parametrize("acc", all_accelerators(), ids=lambda a: a.key)
+def test_every_entry_orders_its_dtypes_as_dense_peaks_do(acc: Accelerator) -> None:
+    for fast, slow in _NOT_SLOWER_THAN:
+        if fast in acc.peak and slow in acc.peak:
+            assert acc.peak[fast] >= acc.peak[slow], (acc.key, fast, slow)
+
+
+@pytest.mark.parametrize(("name", "not_key"), [
+    ("TPU v4 lite", "tpu-v4"), ("TPU v5 lite", "tpu-v5p"), ("AWS Inferentia", "inferentia2"),
+    ("Trainium3", "trainium2"),
+])
+def test_sibling_devices_do_not_borrow_each_others_peak(name: str, not_key: str) -> None:
+    acc = lookup_accelerator(name)
+    assert acc is None or acc.key != not_key
