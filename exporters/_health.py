@@ -180,6 +180,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
         """Fresh state (also in a forked child, where a lock may have been held by a thread
         that does not exist there; the batch processor re-makes its own queue and thread)."""
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._pending = 0  # admitted spans not yet handed to the exporter (queue + popping)
         self._in_flight = 0  # handed to the exporter, export not returned yet
         self._epoch = 0  # bumped when shutdown gives up on in-flight exports (counted then)
@@ -243,6 +244,8 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     def _handed(self, n: int) -> int:
         with self._lock:
+            if self._batch_done:  # already counted as lost by abandon(): never twice
+                return -1
             self._pending = max(0, self._pending - n)
             self._in_flight += n
             return self._epoch
@@ -266,7 +269,12 @@ class CountingBatchSpanProcessor(SpanProcessor):
             self._is_shut_down = True
         self._shed.close()  # the last window of shed cost goes out with the final flush
         self._run_bounded(self._batch.shutdown, _deadline.remaining(self._shutdown_timeout_s))
-        with self._lock:  # what never reached the collector in time is lost: count it
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Count what never reached the collector in time (queued, or in a hung export) as
+        lost, once; later results of those exports are not counted again."""
+        with self._lock:
             left = self._pending + self._in_flight
             self._pending = self._in_flight = 0
             self._epoch += 1
@@ -326,6 +334,14 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def abandon_all() -> None:
+    """At the end of the exit window: count every processor's undelivered spans now, while the
+    process still can (a shutdown stuck on a hung collector would count them too late)."""
+    for processor in list(_processors):
+        if processor._is_shut_down or processor._pid == os.getpid():
+            processor.abandon()
 
 
 def span_processor(exporter: SpanExporter, *, max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,

@@ -51,6 +51,9 @@ def shutdown(*, end_runs: BaseException | None = None) -> None:
         # have interrupted the main thread while it held one of their locks.
         _deadline.run_bounded([*works, inference._shutdown_meter], _deadline.remaining())
         config._shutdown_providers()
+        from ..exporters._health import abandon_all
+
+        abandon_all()  # whatever did not get out in time is counted, by reason
 
 
 def _at_exit() -> None:
@@ -58,10 +61,24 @@ def _at_exit() -> None:
 
 
 # ---- multiprocessing children -----------------------------------------------------------------
+class _Marker:
+    """The object multiprocessing's after-fork registry is keyed by (it keeps a weak ref)."""
+
+
+_MARKER = _Marker()
+
+
 def _register_mp_finalizer() -> None:
+    # A multiprocessing child clears the finalizers it inherited, then runs the after-fork
+    # registry: registering there puts the finalizer in after the clear.
     util = sys.modules.get("multiprocessing.util")
     if util is not None:  # no multiprocessing imported: not one of its children
-        util.Finalize(None, _at_exit, exitpriority=100)
+        util.register_after_fork(_MARKER, _add_finalizer)
+
+
+def _add_finalizer(_: object) -> None:
+    util = sys.modules["multiprocessing.util"]
+    util.Finalize(None, _at_exit, exitpriority=100)
 
 
 # ---- SIGTERM ------------------------------------------------------------------------------------
