@@ -5,10 +5,12 @@ import time
 import warnings
 
 import pytest
+from opentelemetry import trace
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import cpu_peak
+from mlcost_sdk.runtime import ledger
 from mlcost_sdk.runtime._safety import internal_error_count
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import get_sampler
@@ -201,8 +203,61 @@ def test_step_never_raises_when_internals_break(cap: Capture,
             for _ in range(10):
                 run.step()
     assert internal_error_count() > errors_before  # the failures were swallowed, and counted
-    assert run.summary.steps == 10
-    assert cap.span(c.KIND_TRAINING_RUN).end_time is not None  # and its span still ended
+    span = cap.span(c.KIND_TRAINING_RUN)
+    assert span.end_time is not None
+    # A broken last window must not cost the run span its figures (reports count that span).
+    a = span.attributes or {}
+    assert a[c.STEPS] == 10 and a[c.COST_USD] > 0
+    assert run.summary.steps == 10 and run.summary.cost_usd == a[c.COST_USD]
+
+
+class _Broken:
+    """Stands in for a tracker or progress line whose every method raises."""
+
+    def close(self, *args: object) -> None:
+        raise RuntimeError("broken internals")
+
+    update = close
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("broken internals")
+
+
+_END_PARTS = {
+    "last_window": lambda run, mp: mp.setattr(run, "_close_window", _boom),
+    "tracker": lambda run, mp: setattr(run, "_tracker", _Broken()),
+    "window_tracker": lambda run, mp: setattr(run, "_window_tracker", _Broken()),
+    "budget": lambda run, mp: mp.setattr(run, "_check_budget", _boom),
+    "rates": lambda run, mp: mp.setattr(run, "_rates", _boom),
+    "cost_metric": lambda run, mp: mp.setattr(run, "_add_cost_metric", _boom),
+    "ledger": lambda run, mp: mp.setattr(ledger, "untrack_stretch", _boom),
+    "progress_line": lambda run, mp: setattr(run, "_progress", _Broken()),
+    "summary": lambda run, mp: mp.setattr(run, "_make_summary", _boom),
+}
+
+
+@pytest.mark.parametrize("part", sorted(_END_PARTS))
+def test_one_broken_part_of_the_end_leaves_the_run_its_figures(
+        part: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = ManualClock()
+    errors_before = internal_error_count()
+    with capture(tags=FULL_TAGS, price=3.6, clock=clock) as cap, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with mlcost.training_run("t", tags=EXP, window_steps=4, budget_usd=1e6) as run:
+            _END_PARTS[part](run, monkeypatch)
+            for _ in range(10):
+                clock.advance(1.0)
+                run.step(tokens=7)
+        assert trace.get_current_span() is trace.INVALID_SPAN  # its context still detached
+    assert internal_error_count() > errors_before
+    span = cap.span(c.KIND_TRAINING_RUN)
+    assert span.end_time is not None
+    a = span.attributes or {}
+    assert a[c.STEPS] == 10 and a[c.TOKENS] == 70
+    assert a[c.COST_USD] == pytest.approx(10 * 3.6 / 3600)
+    if part != "summary":
+        assert run.summary.cost_usd == pytest.approx(a[c.COST_USD])
 
 
 def test_a_stepless_tail_gets_its_own_window_so_windows_add_up() -> None:

@@ -17,7 +17,7 @@ import warnings
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -35,6 +35,9 @@ from .hardware import Hardware, resolve
 from .price import Price
 from .progress import ProgressLine, Snapshot
 from .tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
+
+if TYPE_CHECKING:
+    from ..sampling.stats import IntervalStats
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -556,58 +559,92 @@ class TrainingRun:
             self._end(exc, detach=False)  # the context belongs to the interrupted thread
 
     def _end(self, exc: BaseException | None, detach: bool = True) -> None:
-        ledger.untrack_stretch(self)
+        # Every part of the end is guarded on its own: one failing part (the last window, the
+        # sampler, the budget, the terminal) must not cost the run span its steps and cost,
+        # the figures every report counts, nor leave its context attached or sampler held.
         self._active = False
+        self._slow_at = 1 << 62
         _open_runs.discard(self)
         self._ending_error = exc
-        self._slow_at = 1 << 62
-        _instruments.remove_live(self)  # before reading the end: no fold may pass it
+        with capture_internal_exceptions("training_run.end.ledger"):
+            ledger.untrack_stretch(self)
+        with capture_internal_exceptions("training_run.end.live"):
+            _instruments.remove_live(self)  # before reading the end: no fold may pass it
         now = self._clock.monotonic()
-        try:
-            # The last window: its steps, or a stepless tail (evaluation, saving) worth a span,
-            # so the windows add up to the run.
+        with capture_internal_exceptions("training_run.end.window"):
+            # The last window: its steps, or a stepless tail (evaluation, saving) worth a
+            # span, so the windows add up to the run.
             if self._windowed and (self._steps > self._win.steps
                                    or now - self._win.t >= _SLOW_PATH_EVERY_S):
                 self._close_window(now)
+        stats: IntervalStats | None = None
+        with capture_internal_exceptions("training_run.end.tracker"):
             stats = self._tracker.close()
+        with capture_internal_exceptions("training_run.end.window_tracker"):
             if self._window_tracker is not None:
                 self._window_tracker.close()
+        with capture_internal_exceptions("training_run.end.budget"):
             if self._budget_usd is not None:
                 self._check_budget(now)
-            attrs = self._final_attributes(now, stats)
-            for listener in self._end_listeners:
-                with capture_internal_exceptions("training_run.end_listener"):
-                    listener(self, attrs)
-            self._add_cost_metric(now)
-            self._summary = self._make_summary(attrs, stats)
+        attrs = self._final_attributes(now, stats)
+        for listener in self._end_listeners:
+            with capture_internal_exceptions("training_run.end_listener"):
+                listener(self, attrs)
+        with capture_internal_exceptions("training_run.end.span"):
             self._span.set_attributes(attrs)
             if exc is not None:
                 record_exception(self._span, exc)
-        finally:
+        with capture_internal_exceptions("training_run.end.span"):
             self._span.end(end_time=self._clock.time_ns())
-            if detach:
+        with capture_internal_exceptions("training_run.end.cost_metric"):
+            self._add_cost_metric(now)
+        with capture_internal_exceptions("training_run.end.summary"):
+            self._summary = self._make_summary(attrs, stats)
+        self._release(now, detach)
+
+    def _release(self, now: float, detach: bool) -> None:
+        """What the run held, each let go even when another could not be."""
+        if detach:
+            with capture_internal_exceptions("training_run.end.context"):
                 otel_context.detach(self._ctx_token)
+        with capture_internal_exceptions("training_run.end.sampler"):
             self._sampler.release()
+        with capture_internal_exceptions("training_run.end.mfu"):
             _instruments.set_mfu(self, {}, None)
-            if self._progress is not None:
-                with capture_internal_exceptions("training_run.progress"):
-                    self._progress.update(self._snapshot(now))
+        if self._progress is not None:
+            with capture_internal_exceptions("training_run.progress"):
+                self._progress.update(self._snapshot(now))
+            with capture_internal_exceptions("training_run.progress"):
                 self._progress.close()
         if self._settings.console_summary and self._summary is not None:
-            import sys
+            with capture_internal_exceptions("training_run.end.console_summary"):
+                print(self._summary, file=sys.stderr)
 
-            print(self._summary, file=sys.stderr)
-
-    def _final_attributes(self, now: float, stats: Any) -> dict[str, Any]:
-        hw = self._hw
+    def _final_attributes(self, now: float, stats: IntervalStats | None) -> dict[str, Any]:
+        """The run's figures: counts and cost first, plain arithmetic that cannot fail; the
+        measured extras (FLOPs, rates, hardware statistics) each guarded after them."""
         duration = now - self._t0
-        end = self._counts(now)
         attrs: dict[str, Any] = {
             **self._extra_attrs, c.DURATION_S: duration, c.STEPS: self._steps,
             c.TOKENS: self._tokens, c.SAMPLES: self._samples, c.FLOPS_SOURCE: self.flops_source(),
         }
-        if hw.usd_per_hour is not None:
-            attrs[c.COST_USD] = hw.usd_per_second * duration
+        if self._hw.usd_per_hour is not None:
+            attrs[c.COST_USD] = self._hw.usd_per_second * duration
+        if self._budget_usd is not None:
+            attrs[c.BUDGET_USD] = self._budget_usd
+            attrs[c.BUDGET_EXCEEDED] = self._budget_fired
+            if self._projected is not None:
+                attrs[c.BUDGET_PROJECTED_USD] = self._projected
+        with capture_internal_exceptions("training_run.end.rates"):
+            attrs.update(self._throughput_attributes(now))
+        if stats is not None:
+            with capture_internal_exceptions("training_run.end.stats"):
+                attrs.update(stats.attributes())
+        return attrs
+
+    def _throughput_attributes(self, now: float) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        end = self._counts(now)
         total_flops = self._flops_between(_Counts(self._t0, 0, 0, 0, 0.0), end)
         if total_flops:
             attrs[c.FLOPS_TOTAL] = total_flops
@@ -620,15 +657,9 @@ class TrainingRun:
             attrs.pop(c.FLOPS_ACHIEVED_PER_S, None)
             attrs.pop(c.MFU, None)
             attrs.pop(c.MFU_SUSPECT, None)
-        if self._budget_usd is not None:
-            attrs[c.BUDGET_USD] = self._budget_usd
-            attrs[c.BUDGET_EXCEEDED] = self._budget_fired
-            if self._projected is not None:
-                attrs[c.BUDGET_PROJECTED_USD] = self._projected
-        attrs.update(stats.attributes())
         return attrs
 
-    def _make_summary(self, attrs: dict[str, Any], stats: Any) -> RunSummary:
+    def _make_summary(self, attrs: dict[str, Any], stats: IntervalStats | None) -> RunSummary:
         full = {**self._static_attrs, **attrs}
         return RunSummary(
             name=self.name, run_id=self.run_id, cost_usd=full.get(c.COST_USD),
@@ -638,8 +669,10 @@ class TrainingRun:
             achieved_flops_per_s=full.get(c.FLOPS_ACHIEVED_PER_S),
             peak_flops_per_s=self._hw.peak_flops_per_s, mfu=full.get(c.MFU),
             tokens_per_s=full.get(c.TOKENS_PER_S), samples_per_s=full.get(c.SAMPLES_PER_S),
-            steps_per_s=full.get(c.STEPS_PER_S), utilization_mean=stats.utilization_mean,
-            utilization_source=stats.utilization_source, energy_joules=stats.energy_joules,
+            steps_per_s=full.get(c.STEPS_PER_S),
+            utilization_mean=stats.utilization_mean if stats is not None else None,
+            utilization_source=stats.utilization_source if stats is not None else "none",
+            energy_joules=stats.energy_joules if stats is not None else None,
             hw_kind=self._hw.kind, hw_count=self._hw.count, hw_model=self._hw.model,
             attributes=full)
 
