@@ -81,7 +81,9 @@ def make_span_exporter(spec: Any) -> Any | None:
 def _stamped(spec: str) -> Any:
     from ..exporters._stamp import StampingExporter
 
-    return StampingExporter(make_span_exporter(spec))
+    exporter = make_span_exporter(spec)
+    assert exporter is not None  # "none" gets no processor, so never a remake
+    return StampingExporter(exporter)
 
 
 class ExporterSlot:

@@ -118,11 +118,12 @@ def _from_env() -> Settings:
     if bound is not None:
         s = replace(s, shutdown_timeout_s=v.in_range("MLCOST_SHUTDOWN_TIMEOUT_S", bound, 0, 600,
                                                      "seconds"))
-    for name, env in (("handle_sigterm", "MLCOST_HANDLE_SIGTERM"),
-                      ("record_exception_details", "MLCOST_RECORD_EXCEPTION_DETAILS")):
-        flag = _env_bool(env)
-        if flag is not None:
-            s = replace(s, **{name: flag})
+    sigterm = _env_bool("MLCOST_HANDLE_SIGTERM")
+    if sigterm is not None:
+        s = replace(s, handle_sigterm=sigterm)
+    details = _env_bool("MLCOST_RECORD_EXCEPTION_DETAILS")
+    if details is not None:
+        s = replace(s, record_exception_details=details)
     return s
 
 
