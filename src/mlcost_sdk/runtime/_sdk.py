@@ -79,6 +79,7 @@ def make_span_exporter(spec: Any) -> Any | None:
 
 
 def _stamped(spec: str) -> Any:
+    """The exporter ``spec`` names, rebuilt (in a forked child) as ExporterSlot wraps it."""
     from ..exporters._stamp import StampingExporter
 
     exporter = make_span_exporter(spec)
