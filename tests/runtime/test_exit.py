@@ -95,7 +95,9 @@ def test_multiprocessing_children_flush_every_span(tmp_path: Path) -> None:
     app = _run(["mp", str(spans), "6"])
     out, err = app.communicate(timeout=300)
     assert app.returncode == 0, err
-    expected = json.loads(out.strip().splitlines()[-1])["expected"]
+    reports = [line for line in out.splitlines() if line.startswith('{"expected"')]
+    assert reports, (out, err)  # (children share the parent's stdout: look for the line)
+    expected = json.loads(reports[-1])["expected"]
     names = collections.Counter(str(r["name"]) for r in _records(spans))
     made = sum(n for name, n in names.items() if name.startswith("child-"))
     assert made == expected  # Process children (os._exit) and Pool workers (terminated)
