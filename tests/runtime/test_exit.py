@@ -41,7 +41,9 @@ def test_exit_is_bounded_and_every_undelivered_span_counted(
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "OTEL_METRICS_EXPORTER": "none"})
     out, err = app.communicate(timeout=120)
     assert app.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
+    lines = [line for line in out.splitlines() if line.startswith('{"ended"')]
+    assert lines, (out, err)
+    report = json.loads(lines[-1])
     # mlcost's whole exit path (idle span, every flush and shutdown) within the one bound
     assert report["exit_path_s"] <= BOUND_S + 0.5, report
     # nothing reached the collector, and every span the app ended is counted by its reason
