@@ -19,6 +19,7 @@ from mlcost_sdk.integrations import torch as mt
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
+from tests.span_files import final_run_spans
 
 EXP = {"experiment_id": "exp-1"}
 REPO = Path(__file__).resolve().parents[3]
@@ -300,4 +301,4 @@ def test_the_example_runs_as_a_new_user_runs_it(tmp_path: Path) -> None:
                         cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "training run 'torch-tiny'" in done.stdout and "MFU" in done.stdout
-    assert (tmp_path / "spans.jsonl").read_text().count('"training_run"') == 1
+    assert len(final_run_spans(tmp_path / "spans.jsonl")) == 1

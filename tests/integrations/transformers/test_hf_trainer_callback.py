@@ -20,6 +20,7 @@ import mlcost_sdk as mlcost  # noqa: E402
 from mlcost_sdk import conventions as c  # noqa: E402
 from mlcost_sdk.integrations.transformers import MlcostCallback  # noqa: E402
 from mlcost_sdk.testing import Capture  # noqa: E402
+from tests.span_files import final_run_spans
 
 pytestmark = pytest.mark.slow  # every test trains a real model
 
@@ -154,4 +155,4 @@ def test_the_example_runs_as_a_new_user_runs_it(tmp_path: Path) -> None:
                           text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     assert "training run 'hf-tiny-gpt2'" in done.stdout and "MFU" in done.stdout
-    assert (tmp_path / "spans.jsonl").read_text().count('"training_run"') == 1
+    assert len(final_run_spans(tmp_path / "spans.jsonl")) == 1
