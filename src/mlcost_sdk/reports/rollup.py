@@ -1,5 +1,5 @@
 """Cost roll-ups along tag hierarchies (cost_center > team > product > model > environment >
-experiment_id, the attribution hierarchy of ../shared/cost-model.md).
+experiment_id, the attribution hierarchy of docs/cost-model.md).
 
 Idle spans carry the serving process's tags, so a group's idle cost is the idle capacity of
 the processes tagged with it, and its realized cost per prediction includes that idle time.
