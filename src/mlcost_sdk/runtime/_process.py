@@ -40,10 +40,12 @@ def stamped(attrs: Mapping[str, Any],
             scope: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """An inference span's full attributes: the process constants, then its call site's
     (carried by its tracer's instrumentation scope), then its own."""
-    kind = attrs.get(c.KIND) or (scope.get(c.KIND) if scope else None)
-    if kind != c.KIND_INFERENCE or not (_attributes or scope):
-        return attrs
-    full = {**_attributes, **(scope or {}), **attrs}
+    base = _base(scope) if scope else None
+    if base is None:
+        if attrs.get(c.KIND) != c.KIND_INFERENCE or not _attributes:
+            return attrs
+        base = _attributes
+    full = {**base, **attrs}
     if c.UTILIZATION_SAMPLES not in attrs and c.RECORD not in full:
         # a request that saw no tick: what standing on the current reading implies
         full[c.UTILIZATION_SAMPLES] = 0
@@ -51,6 +53,21 @@ def stamped(attrs: Mapping[str, Any],
                         if c.UTILIZATION_MEAN in attrs else "none")
         full.setdefault(c.ENERGY_SOURCE, "nvml_power" if c.ENERGY_JOULES in attrs else "none")
     return full
+
+
+# A call site's scope attributes merged onto the constants, once per (scope, constants): every
+# span of a site shares its scope's mapping, and the constants are replaced whole on change.
+_bases: dict[int, tuple[Mapping[str, Any], dict[str, Any], dict[str, Any] | None]] = {}
+
+
+def _base(scope: Mapping[str, Any]) -> dict[str, Any] | None:
+    entry = _bases.get(id(scope))
+    if entry is None or entry[0] is not scope or entry[1] is not _attributes:
+        if len(_bases) > 64:
+            _bases.clear()
+        merged = {**_attributes, **scope} if scope.get(c.KIND) == c.KIND_INFERENCE else None
+        entry = _bases[id(scope)] = (scope, _attributes, merged)
+    return entry[2]
 
 
 def own(static: Mapping[str, Any]) -> dict[str, Any]:
