@@ -9,9 +9,9 @@ import pytest
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
-from mlcost_sdk.exporters.console import summary_rows
 from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime import price
+from mlcost_sdk.runtime.console_summary import summary_rows
 from mlcost_sdk.testing import capture
 from tests.conftest import FULL_TAGS
 

@@ -332,7 +332,7 @@ def _shutdown_meter() -> InferenceSummary | None:
     with capture_internal_exceptions("inference.shutdown"):
         summary = m.close()
         if m.settings.console_summary and summary.requests:
-            from ..exporters.console import render_summary
+            from .console_summary import render_summary
 
             attrs = {c.KIND: c.KIND_INFERENCE, c.REQUESTS: summary.requests,
                      **m.hw_attrs, **tag_attributes(m.settings.tags)}

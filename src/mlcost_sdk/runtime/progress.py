@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..exporters.console import usd as money
+from .console_summary import usd as money
 
 TERMINAL_EVERY_S = 0.5  # redraw at most this often: faster only flickers
 LOG_EVERY_S = 10.0  # one line per this many seconds when stderr is not a terminal

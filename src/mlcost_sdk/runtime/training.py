@@ -102,7 +102,7 @@ class RunSummary:
 
     def __str__(self) -> str:
         from ..exporters._health import dropped_spans
-        from ..exporters.console import render_summary
+        from .console_summary import render_summary
 
         text: str = render_summary(self.attributes, title=f"mlcost: training run {self.name!r}",
                                    dropped_spans=dropped_spans())

@@ -17,8 +17,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mlcost_sdk import conventions as c
-from mlcost_sdk.runtime.price import NO_PRICE
+from .. import conventions as c
+from .price import NO_PRICE
 
 # Attribution tags first, in roll-up order; any other tag after them, alphabetically.
 _TAG_ORDER = ("cost_center", "team", "model", "environment", "owner", "experiment_id")

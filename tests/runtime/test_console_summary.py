@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlcost_sdk import conventions as c
-from mlcost_sdk.exporters.console import render_summary, summary_rows
+from mlcost_sdk.runtime.console_summary import render_summary, summary_rows
 
 TRAINING: dict[str, Any] = {
     c.KIND: c.KIND_TRAINING_RUN, c.COST_USD: 0.0123, c.PRICE_USD_PER_HOUR: 3.06,
