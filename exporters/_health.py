@@ -23,9 +23,10 @@ worker thread) and adds what it lacks:
   queue and, when the exporter can be rebuilt (OTLP: a connection pool shared with the parent
   would interleave two processes' requests on one socket), its own exporter.
 
-The counts are process-wide (``dropped_spans()``), so the console summary can show them. Each
-reason is logged once, with the exporter's last error as its cause; the OTLP exporters' own
-per-batch retry lines are held back (``quiet_exporter_logs``) unless mlcost's logger is at DEBUG.
+The counts are process-wide and kept upstream, in ``mlcost_sdk.guard`` (``dropped_spans()``), so
+the runtime's console summary reads them without importing an exporter. Each reason is logged
+once, with the exporter's last error as its cause; the OTLP exporters' own per-batch retry lines
+are held back (``quiet_exporter_logs``) unless mlcost's logger is at DEBUG.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import os
 import threading
 import time
 import weakref
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
@@ -50,6 +50,9 @@ from mlcost_sdk import _deadline
 from mlcost_sdk import _validate as v
 from mlcost_sdk import conventions as c
 from mlcost_sdk._version import __version__
+from mlcost_sdk.guard import count_dropped_spans
+from mlcost_sdk.guard import dropped_spans as dropped_spans  # re-exported: tests, bench read here
+from mlcost_sdk.guard import dropped_spans_by_reason as dropped_spans_by_reason
 from mlcost_sdk.runtime import _process
 from mlcost_sdk.runtime.ledger import RECORD_NAME, Ledger, LedgerRecord, absorb, carries_cost
 
@@ -66,28 +69,14 @@ AFTER_SHUTDOWN = "shutdown"  # ended after its processor shut down
 DEADLINE = "deadline"  # still queued, or stuck in a hung export, when shutdown's time ran out
 
 _lock = threading.Lock()
-_dropped: Counter[str] = Counter()
 _last_exporter_error: dict[str, str] = {}  # logger name -> its last message (the cause)
 
 
-def dropped_spans() -> int:
-    """Spans this process lost on the way to any exporter, all reasons together."""
-    with _lock:
-        return sum(_dropped.values())
-
-
-def dropped_spans_by_reason() -> dict[str, int]:
-    """The same count split by reason: queue_full, export_failed, shutdown."""
-    with _lock:
-        return dict(_dropped)
-
-
 def _count_drop(reason: str, n: int, exporter: SpanExporter) -> None:
-    with _lock:
-        first = reason not in _dropped
-        _dropped[reason] += n
-        cause = "; ".join(_last_exporter_error.values())
+    first = count_dropped_spans(reason, n)
     if first:  # later drops are counted, not logged: a dead collector must not flood the log
+        with _lock:
+            cause = "; ".join(_last_exporter_error.values())
         logger.warning("mlcost: dropped %d span(s) (%s, %s%s); further drops are counted and "
                        "shown in the summary", n, reason, type(exporter).__name__,
                        f": {cause}" if cause and reason == EXPORT_FAILED else "")

@@ -185,7 +185,7 @@ class Sampler:
     @property
     def errors(self) -> int:
         """Driver and sampling errors swallowed so far (each kind is logged once)."""
-        return self.error_log.count
+        return self.error_log.total
 
     @property
     def interval(self) -> float:
@@ -390,7 +390,6 @@ class Sampler:
         # not survive a fork: start over, and restart the thread on the child's first use.
         self._lock = threading.Lock()
         self._init_lock = threading.Lock()
-        self.error_log.after_fork_in_child()
         self._trackers = weakref.WeakSet(list(self._trackers))
         self._backend = None
         self._meta = None
