@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without transfor
 
 from torch import nn
 
+from mlcost_sdk.costmodel.training import FLOPS_PER_PARAM_TOKEN
 from mlcost_sdk.runtime.training import TrainingRun
 
 from ._training_loop import LoopMeter
@@ -39,7 +40,7 @@ def _trainer_formula(model: nn.Module) -> Callable[..., float | None]:
     params = float(count(exclude_embeddings=True)) if callable(count) else 0.0
 
     def flops(*args: Any, **kwargs: Any) -> float | None:
-        return 6.0 * token_positions(*args, **kwargs) * params or None
+        return FLOPS_PER_PARAM_TOKEN * token_positions(*args, **kwargs) * params or None
 
     return flops
 

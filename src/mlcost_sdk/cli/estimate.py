@@ -67,7 +67,7 @@ def _training_flags(p: argparse.ArgumentParser) -> None:
     peak.add_argument("--gpu", help="catalog accelerator name, e.g. h100-sxm, 'NVIDIA L40S'")
     _number(peak, "--peak-tflops", "dense peak TFLOP/s per GPU")
     price = p.add_mutually_exclusive_group()
-    _number(price, "--gpu-hour-usd", "USD per GPU-hour")
+    _number(price, "--gpu-hour-usd", "USD per GPU-hour", dest="gpu_usd_per_hour")
     price.add_argument("--instance", help="catalog instance: its price per GPU (and its GPU)")
     _number(p, "--comm-overhead", "fraction added to wall clock for communication (0)",
             default=0.0)
@@ -92,15 +92,15 @@ def _training_plan(a: argparse.Namespace) -> Plan:
             raise InvalidParameterError("dtype", a.dtype,
                                         f"a dtype {accelerator.key} has a peak for ({supported})")
         peak, peak_source = per_gpu, f"catalog:{accelerator.key}"
-    if a.gpu_hour_usd is not None:
-        price, price_source = a.gpu_hour_usd, "user"
+    if a.gpu_usd_per_hour is not None:
+        price, price_source = a.gpu_usd_per_hour, "user"
     elif instance is not None:
         price, price_source = instance.usd_per_accelerator_hour, f"catalog:{instance.name}"
     else:
-        raise InvalidParameterError("gpu_hour_usd", None, "given (or --instance)")
+        raise InvalidParameterError("gpu_usd_per_hour", None, "given (or --instance)")
     plan = Plan("training estimate", cm.estimate_training, dict(
         params=a.params, tokens=a.tokens, flops=a.flops, gpus=a.gpus, mfu=a.mfu,
-        peak_flops_per_gpu=peak, gpu_hour_usd=price, comm_overhead=a.comm_overhead,
+        peak_flops_per_s=peak, gpu_usd_per_hour=price, comm_overhead=a.comm_overhead,
         peak_source=peak_source, price_source=price_source), metric="cost_usd")
     plan.vary["mfu"] = cm.around(a.mfu, a.spread, maximum=1.0)
     if a.comm_overhead:
@@ -112,7 +112,7 @@ def _training_plan(a: argparse.Namespace) -> Plan:
 
 def _inference_flags(p: argparse.ArgumentParser) -> None:
     price = p.add_mutually_exclusive_group(required=True)
-    _number(price, "--instance-hour-usd", "USD per instance-hour")
+    _number(price, "--instance-hour-usd", "USD per instance-hour", dest="instance_usd_per_hour")
     price.add_argument("--instance", help="catalog instance whose price to use")
     _number(p, "--instances", "instances serving (1)", default=1)
     _number(p, "--rps-per-instance", "requests per second one instance sustains", required=True)
@@ -129,8 +129,8 @@ def _inference_plan(a: argparse.Namespace) -> Plan:
         instance = require_instance(a.instance)
         price, price_source = instance.usd_per_hour, f"catalog:{instance.name}"
     else:
-        price, price_source = a.instance_hour_usd, "user"
-    inputs = dict(instance_hour_usd=price, instances=a.instances,
+        price, price_source = a.instance_usd_per_hour, "user"
+    inputs = dict(instance_usd_per_hour=price, instances=a.instances,
                   rps_per_instance=a.rps_per_instance, idle_buffer=a.idle_buffer,
                   overhead=a.overhead, monthly_requests=a.monthly_requests,
                   month_hours=a.month_hours, target_utilization=a.target_utilization,

@@ -6,7 +6,7 @@ parameter and its allowed range. A month is 730 hours unless the caller says oth
 estimates count a month in days, 30 by default); results say which they used.
 """
 
-from ._units import MONTH_HOURS
+from ._units import MONTH_HOURS, SECONDS_PER_HOUR, usd_per_second
 from .hidden import (
     BYTES_PER_GB,
     OBJECT_STORAGE_USD_PER_GB_MONTH,
@@ -51,6 +51,7 @@ __all__ = [
     "LLM_MONTH_DAYS",
     "MONTH_HOURS",
     "OBJECT_STORAGE_USD_PER_GB_MONTH",
+    "SECONDS_PER_HOUR",
     "TRANSFER_PRICES",
     "InferenceEstimate",
     "LlmEstimate",
@@ -82,4 +83,5 @@ __all__ = [
     "training_flops",
     "training_flops_per_token",
     "usage_from",
+    "usd_per_second",
 ]

@@ -5,11 +5,12 @@ Defaults are typical AWS list prices, for estimates only; pass your own prices.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from .. import _validate as v
 from ..errors import InvalidParameterError
+from ._estimate import Estimate
 
 BYTES_PER_GB = 1e9  # storage and transfer are billed in decimal GB
 OBJECT_STORAGE_USD_PER_GB_MONTH = 0.023
@@ -24,7 +25,7 @@ TRANSFER_PRICES: dict[str, tuple[float, int]] = {
 
 
 @dataclass(frozen=True)
-class StorageEstimate:
+class StorageEstimate(Estimate):
     params: float
     bytes_per_param: float  # 2 for fp16/bf16 weights; optimizer state adds 2-3x more
     checkpoints: int
@@ -32,9 +33,6 @@ class StorageEstimate:
     size_gb: float  # all checkpoints kept
     usd_per_gb_month: float
     monthly_cost_usd: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_storage(*, params: float, bytes_per_param: float = 2.0, checkpoints: int = 1,
@@ -52,15 +50,12 @@ def estimate_storage(*, params: float, bytes_per_param: float = 2.0, checkpoints
 
 
 @dataclass(frozen=True)
-class TransferEstimate:
+class TransferEstimate(Estimate):
     gb: float
     kind: str
     usd_per_gb: float  # per direction charged
     directions_charged: int
     cost_usd: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_transfer(gb: float, kind: TransferKind = "internet",
@@ -76,14 +71,11 @@ def estimate_transfer(gb: float, kind: TransferKind = "internet",
 
 
 @dataclass(frozen=True)
-class MonitoringEstimate:
+class MonitoringEstimate(Estimate):
     compute_usd: float
     share: float
     monitoring_usd: float
     total_usd: float  # compute + monitoring
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_monitoring(compute_usd: float, share: float = 0.10) -> MonitoringEstimate:

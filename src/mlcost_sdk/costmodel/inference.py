@@ -12,10 +12,10 @@ month costs by what it served, and the gap between them is the price of idle cap
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from .. import _validate as v
+from ._estimate import Estimate, field_alias, renamed_parameters
 from ._units import MONTH_HOURS, SECONDS_PER_HOUR
 
 SERVING_UTILIZATION_TARGET = 0.7  # "> 70% average for serving"
@@ -43,8 +43,8 @@ def instances_needed(
 
 
 @dataclass(frozen=True)
-class InferenceEstimate:
-    instance_hour_usd: float
+class InferenceEstimate(Estimate):
+    instance_usd_per_hour: float
     instances: int
     rps_per_instance: float
     idle_buffer: float  # share of capacity kept free as headroom
@@ -53,7 +53,7 @@ class InferenceEstimate:
     hourly_cost_usd: float
     effective_rps: float
     cost_per_request_at_capacity_usd: float
-    monthly_compute_usd: float
+    compute_monthly_usd: float
     monthly_overhead_usd: float
     monthly_cost_usd: float
     monthly_requests: float | None
@@ -64,13 +64,16 @@ class InferenceEstimate:
     instances_needed: int | None  # at the target utilization, for the monthly volume
     price_source: str  # "user" or "catalog:<instance>"
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    json_keys = {"instance_usd_per_hour": "instance_hour_usd",
+                 "compute_monthly_usd": "monthly_compute_usd"}
+    instance_hour_usd = field_alias("instance_hour_usd", "instance_usd_per_hour")
+    monthly_compute_usd = field_alias("monthly_compute_usd", "compute_monthly_usd")
 
 
+@renamed_parameters(instance_hour_usd="instance_usd_per_hour")
 def estimate_inference(
     *,
-    instance_hour_usd: float,
+    instance_usd_per_hour: float,
     instances: int,
     rps_per_instance: float,
     idle_buffer: float = 0.0,
@@ -81,7 +84,7 @@ def estimate_inference(
     price_source: str = "user",
 ) -> InferenceEstimate:
     """Serving cost of a fleet; give ``monthly_requests`` to get the realized cost per request."""
-    price = v.non_negative("instance_hour_usd", instance_hour_usd)
+    price = v.non_negative("instance_usd_per_hour", instance_usd_per_hour)
     n = v.count("instances", instances)
     rps = v.positive("rps_per_instance", rps_per_instance)
     buffer = v.fraction("idle_buffer", idle_buffer, zero=True, one=False)
@@ -100,7 +103,7 @@ def estimate_inference(
         realized = hourly * hours / volume
         needed = instances_needed(volume, rps, target_utilization=target, month_hours=hours)
     return InferenceEstimate(
-        instance_hour_usd=price,
+        instance_usd_per_hour=price,
         instances=n,
         rps_per_instance=rps,
         idle_buffer=buffer,
@@ -109,7 +112,7 @@ def estimate_inference(
         hourly_cost_usd=hourly,
         effective_rps=effective_rps,
         cost_per_request_at_capacity_usd=hourly / SECONDS_PER_HOUR / effective_rps,
-        monthly_compute_usd=compute,
+        compute_monthly_usd=compute,
         monthly_overhead_usd=compute * extra,
         monthly_cost_usd=hourly * hours,
         monthly_requests=volume,

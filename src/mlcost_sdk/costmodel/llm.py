@@ -13,12 +13,13 @@ the worked example), and the result says how many.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import _validate as v
 from ..catalog.tokens import TokenPrice, token_price
 from ..errors import InvalidParameterError
+from ._estimate import Estimate
 
 LLM_MONTH_DAYS = 30.0
 _PER_1K = 1000.0
@@ -129,7 +130,7 @@ def explicit_price(input_usd_per_1k: float | None, output_usd_per_1k: float | No
 
 
 @dataclass(frozen=True)
-class LlmEstimate:
+class LlmEstimate(Estimate):
     requests_per_day: float
     input_tokens: float  # per request, cached input included
     output_tokens: float
@@ -143,9 +144,6 @@ class LlmEstimate:
     model: str | None
     provider: str | None
     price_source: str  # "user" or "genai-prices <version>"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_llm(

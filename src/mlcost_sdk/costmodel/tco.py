@@ -10,17 +10,18 @@ Above the break-even compute the managed premium costs more than the engineering
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from .. import _validate as v
+from ._estimate import Estimate
 from ._units import MONTHS_PER_YEAR, WEEKS_PER_YEAR
 
 WORK_HOURS_PER_WEEK = 40
 
 
 @dataclass(frozen=True)
-class TcoEstimate:
+class TcoEstimate(Estimate):
     compute_monthly_usd: float
     managed_premium: float  # share added to compute by the managed service
     engineer_annual_usd: float
@@ -36,9 +37,6 @@ class TcoEstimate:
     winner: Literal["self-hosted", "managed"]  # managed on a tie: same cost, less to run
     difference_usd: float  # annual saving of the winner
     break_even_compute_annual_usd: float | None  # None: managed saves no hours, or no premium
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_tco(*, compute_monthly_usd: float, managed_premium: float,

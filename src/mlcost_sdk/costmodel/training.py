@@ -15,11 +15,11 @@ overcount frozen parameters: measured ``flops`` beat them when you have them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from .. import _validate as v
 from ..errors import InvalidParameterError
+from ._estimate import Estimate, field_alias, renamed_parameters
 from ._units import SECONDS_PER_HOUR
 
 FLOPS_PER_PARAM_TOKEN = 6
@@ -52,31 +52,33 @@ def training_flops_per_token(params: float, *, layers: int | None = None,
 
 
 @dataclass(frozen=True)
-class TrainingEstimate:
+class TrainingEstimate(Estimate):
     total_flops: float
     flops_source: str  # "formula_6nd" or "user"
     gpus: int
-    peak_flops_per_gpu: float  # dense, for the dtype trained in
+    peak_flops_per_s: float  # per GPU, dense, for the dtype trained in
     mfu: float
     cluster_flops_per_s: float  # achieved: gpus x peak x MFU
     comm_overhead: float  # fraction added to the compute time
     wall_clock_hours: float
     gpu_hours: float
-    gpu_hour_usd: float
+    gpu_usd_per_hour: float
     cost_usd: float
     peak_source: str  # "user" or "catalog:<accelerator>"
     price_source: str  # "user" or "catalog:<instance>"
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    json_keys = {"peak_flops_per_s": "peak_flops_per_gpu", "gpu_usd_per_hour": "gpu_hour_usd"}
+    peak_flops_per_gpu = field_alias("peak_flops_per_gpu", "peak_flops_per_s")
+    gpu_hour_usd = field_alias("gpu_hour_usd", "gpu_usd_per_hour")
 
 
+@renamed_parameters(peak_flops_per_gpu="peak_flops_per_s", gpu_hour_usd="gpu_usd_per_hour")
 def estimate_training(
     *,
     gpus: int,
     mfu: float,
-    peak_flops_per_gpu: float,
-    gpu_hour_usd: float,
+    peak_flops_per_s: float,
+    gpu_usd_per_hour: float,
     params: float | None = None,
     tokens: float | None = None,
     flops: float | None = None,
@@ -95,8 +97,8 @@ def estimate_training(
         total, flops_source = training_flops(params, tokens), FORMULA_6ND
     n = v.count("gpus", gpus)
     utilization = v.fraction("mfu", mfu)
-    peak = v.positive("peak_flops_per_gpu", peak_flops_per_gpu)
-    price = v.non_negative("gpu_hour_usd", gpu_hour_usd)
+    peak = v.positive("peak_flops_per_s", peak_flops_per_s)
+    price = v.non_negative("gpu_usd_per_hour", gpu_usd_per_hour)
     overhead = v.non_negative("comm_overhead", comm_overhead)
 
     cluster = n * peak * utilization
@@ -106,13 +108,13 @@ def estimate_training(
         total_flops=total,
         flops_source=flops_source,
         gpus=n,
-        peak_flops_per_gpu=peak,
+        peak_flops_per_s=peak,
         mfu=utilization,
         cluster_flops_per_s=cluster,
         comm_overhead=overhead,
         wall_clock_hours=wall_hours,
         gpu_hours=gpu_hours,
-        gpu_hour_usd=price,
+        gpu_usd_per_hour=price,
         cost_usd=gpu_hours * price,
         peak_source=peak_source,
         price_source=price_source,

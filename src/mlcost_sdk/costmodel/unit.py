@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from .. import _validate as v
+from ._estimate import Estimate
 
 
 def cost_per_prediction(monthly_cost_usd: float, monthly_predictions: float) -> float:
@@ -26,7 +26,7 @@ def cost_per_active_user(total_ml_cost_usd: float, monthly_active_users: float) 
 
 
 @dataclass(frozen=True)
-class UnitEconomics:
+class UnitEconomics(Estimate):
     monthly_cost_usd: float
     monthly_predictions: float
     cost_per_prediction_usd: float
@@ -34,9 +34,6 @@ class UnitEconomics:
     gross_margin: float | None
     monthly_active_users: float | None
     cost_per_active_user_usd: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def estimate_unit_economics(*, monthly_cost_usd: float, monthly_predictions: float,

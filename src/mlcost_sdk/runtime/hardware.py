@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import conventions as c
+from ..costmodel import usd_per_second
 from .config import Settings
 from .price import warn_no_price
 
@@ -23,7 +24,7 @@ class Hardware:
 
     @property
     def usd_per_second(self) -> float:
-        return (self.usd_per_hour or 0.0) / 3600.0
+        return usd_per_second(self.usd_per_hour or 0.0)
 
     def attributes(self, *, flops: bool = True) -> dict[str, Any]:
         """Span attributes; ``flops=False`` leaves out dtype and peak (inference spans)."""
