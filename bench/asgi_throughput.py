@@ -1,4 +1,4 @@
-"""Requests/s of one FastAPI model server with and without MlcostMiddleware, and the loss.
+"""Requests/s of one FastAPI model server with and without MlcostASGIMiddleware, and the loss.
 
     python bench/asgi_throughput.py            # prints a markdown table for docs/benchmarks.md
 
@@ -64,13 +64,13 @@ def serve(mode: str) -> None:
 
     if mode != "off":
         import mlcost_sdk as mlcost
-        from mlcost_sdk.integrations.asgi import MlcostMiddleware
+        from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
 
         # The default set-up, as a new user gets it: spans to the JSONL file, metrics recorded
         # (or aggregate mode: one record per route and window instead of a span per request).
         mlcost.configure(service_name="bench", tags=TAGS, price=1.0,
                          aggregate=mode == "aggregate")
-        app.add_middleware(MlcostMiddleware, model="mlp")
+        app.add_middleware(MlcostASGIMiddleware, model="mlp")
     # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
@@ -155,7 +155,8 @@ def main() -> None:
           f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
     extra = " | aggregate mode (req/s) | loss" if args.aggregate else ""
-    print(f"| endpoint | without mlcost (req/s) | with MlcostMiddleware (req/s) | loss{extra} |")
+    print("| endpoint | without mlcost (req/s) | with MlcostASGIMiddleware (req/s) "
+          f"| loss{extra} |")
     print("|---|---|---|---|" + "---|---|" * args.aggregate)
     for path in ENDPOINTS:
         off = best["off"][path]

@@ -24,12 +24,12 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
 import mlcost_sdk as mlcost
-from mlcost_sdk.integrations.asgi import MlcostMiddleware
+from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
 
 POSITIVE = {"good", "great", "fast", "cheap", "love"}
 
 app = FastAPI()
-app.add_middleware(MlcostMiddleware, model="word-scorer")
+app.add_middleware(MlcostASGIMiddleware, model="word-scorer")
 
 
 @app.get("/score/{text}")

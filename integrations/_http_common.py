@@ -7,8 +7,9 @@ status code, never the path's values or the body.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from contextvars import Token
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -16,15 +17,34 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Status, StatusCode
 
 from mlcost_sdk import conventions as c
-from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_internal_error
-from mlcost_sdk.runtime.inference import _NOOP, InferenceCall, _CallSite, _NoopCall
+from mlcost_sdk.instrumentation import (
+    NOOP_CALL,
+    CallSite,
+    InferenceCall,
+    NoopCall,
+    capture_internal_exceptions,
+    record_internal_error,
+)
+
+# Set on the ASGI scope / WSGI environ by the first mlcost middleware a request meets.
+_COSTED = "mlcost_sdk.costed"
+
+
+def first_to_cost(request: MutableMapping[str, Any]) -> bool:
+    """True for the outermost mlcost middleware a request (ASGI scope, WSGI environ) passes
+    through, False for any inside it: an app wrapped twice (``add_middleware`` and an explicit
+    wrap, say) is costed once, by the outer one, with its model and tags."""
+    if request.get(_COSTED):
+        return False
+    request[_COSTED] = True
+    return True
 
 
 def request_site(model: str | None, tags: Mapping[str, str] | None,
-                 aggregate: bool | None = None) -> _CallSite:
+                 aggregate: bool | None = None) -> CallSite:
     """A middleware's call site; bad tags raise TagError here, when the app is built.
     ``aggregate`` overrides configure()'s setting (see ``mlcost_sdk.runtime.ledger``)."""
-    return _CallSite("HTTP", model, tags, aggregate=aggregate)
+    return CallSite("HTTP", model, tags, aggregate=aggregate)
 
 
 def attach_span(span: trace.Span) -> Token[Context] | None:
@@ -40,7 +60,7 @@ def detach(token: Token[Context] | None) -> None:
         otel_context.detach(token)
 
 
-def start_request(site: _CallSite, method: str, on_server_span: bool = False) -> HttpRequest:
+def start_request(site: CallSite, method: str, on_server_span: bool = False) -> HttpRequest:
     """A started call for one request (a no-op one if mlcost cannot start it). With
     ``on_server_span``, the span current on arrival (the server span an outer instrumentation
     such as opentelemetry-instrumentation-asgi/-wsgi opened) gets the request's cost attributes
@@ -51,7 +71,7 @@ def start_request(site: _CallSite, method: str, on_server_span: bool = False) ->
             call.adopt(trace.get_current_span())
     except Exception as exc:  # noqa: BLE001 - e.g. a required tag missing in 'error' mode
         record_internal_error("http.start_request", exc)
-        call = _NOOP
+        call = NOOP_CALL
     return HttpRequest(call.start(), method)
 
 
@@ -60,7 +80,7 @@ class HttpRequest:
 
     __slots__ = ("call", "method", "route", "status", "done")
 
-    def __init__(self, call: InferenceCall | _NoopCall, method: str) -> None:
+    def __init__(self, call: InferenceCall | NoopCall, method: str) -> None:
         self.call = call
         self.method = method
         self.route: str | None = None

@@ -7,8 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
-from mlcost_sdk.runtime.training import TrainingRun, current_run
+from mlcost_sdk.instrumentation import TrainingRun, capture_internal_exceptions, current_run
 
 from . import distributed
 from .torch import BatchCounter, FlopCounter, StepMeter

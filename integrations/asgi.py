@@ -1,13 +1,15 @@
 """ASGI middleware (FastAPI, Starlette, any ASGI app): every HTTP request is an inference call.
 
-    app.add_middleware(MlcostMiddleware, model="bert")      # FastAPI / Starlette
-    app = MlcostMiddleware(app, model="bert")               # any ASGI app
+    app.add_middleware(MlcostASGIMiddleware, model="bert")      # FastAPI / Starlette
+    app = MlcostASGIMiddleware(app, model="bert")               # any ASGI app
 
 Pure ASGI, so it needs no framework. A request is costed from its arrival until its response's
 last byte is handed to the server (a streaming response until its final chunk; background tasks
 that run afterwards are not part of it), or until the client disconnects or the app raises.
 Lifespan and websocket scopes pass through untouched. Put opentelemetry-instrumentation-asgi's
 ``OpenTelemetryMiddleware`` outside this one and the inference span nests under its server span.
+An app wrapped twice is costed once, by the outer middleware. ``MlcostMiddleware`` is the
+middleware's older name, kept as an alias.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
+from mlcost_sdk.instrumentation import capture_internal_exceptions
 
-from ._http_common import attach_span, detach, request_site, start_request
+from ._http_common import attach_span, detach, first_to_cost, request_site, start_request
+from ._instrumentor import check_supported
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,11 +28,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["MlcostMiddleware"]
+__all__ = ["MlcostASGIMiddleware", "MlcostMiddleware"]
 
 
-class MlcostMiddleware:
-    """``MlcostMiddleware(app, model=None, tags=None, aggregate=None, on_server_span=False)``:
+class MlcostASGIMiddleware:
+    """``MlcostASGIMiddleware(app, model=None, tags=None, aggregate=None, on_server_span=False)``:
     tags are checked here (TagError); ``aggregate`` overrides configure()'s (per-window
     records, see README); ``on_server_span=True`` puts each request's cost attributes on the
     server span an outer instrumentation (opentelemetry-instrumentation-asgi) opened, instead
@@ -38,12 +41,13 @@ class MlcostMiddleware:
     def __init__(self, app: ASGIApp, *, model: str | None = None,
                  tags: Mapping[str, str] | None = None, aggregate: bool | None = None,
                  on_server_span: bool = False) -> None:
+        check_supported("asgi")
         self.app = app
         self._site = request_site(model, tags, aggregate)
         self._on_server_span = bool(on_server_span)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not first_to_cost(scope):
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
@@ -82,6 +86,9 @@ class MlcostMiddleware:
         finally:
             detach(token)
         end()
+
+
+MlcostMiddleware = MlcostASGIMiddleware  # the name before issue 13: public API, kept
 
 
 def route_template(scope: Scope, root_path: str) -> str | None:

@@ -37,8 +37,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from mlcost_sdk import conventions as c
 from mlcost_sdk.errors import ConfigError, InvalidParameterError
-from mlcost_sdk.runtime.training import TrainingRun
-from mlcost_sdk.sampling import get_sampler
+from mlcost_sdk.instrumentation import TrainingRun, get_sampler
+
+from ._instrumentor import check_supported
 
 __all__ = ["RankInfo", "rank_info", "shared_run_id", "training_run"]
 
@@ -186,6 +187,7 @@ def training_run(name: str = "training_run", *, sync_timeout_s: float = 300.0,
     for the others at a window boundary before giving up the whole-job figures. In a process
     that is not part of a multi-process job this is a plain training run with rank attributes.
     """
+    check_supported("torch")
     if kwargs.get("window_seconds") is not None:
         raise InvalidParameterError("window_seconds", kwargs["window_seconds"],
                                     "None in a distributed run: windows must close at the same "

@@ -22,9 +22,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without lightnin
     raise ImportError("mlcost_sdk.integrations.lightning needs Lightning: "
                       "pip install 'mlcost-sdk[lightning]'") from exc
 
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
-from mlcost_sdk.runtime.training import TrainingRun
+from mlcost_sdk.instrumentation import TrainingRun, capture_internal_exceptions
 
+from ._instrumentor import check_supported
 from ._training_loop import LoopMeter
 from .torch import BatchCounter, detect_dtype
 
@@ -42,6 +42,7 @@ class MlcostCallback(pl.Callback):
     def __init__(self, name: str = "lightning", *, tokens_from: BatchCounter | None = None,
                  samples_from: Callable[..., int] | None = None, count_flops: bool = True,
                  **training_run_kwargs: Any) -> None:
+        check_supported("lightning")
         self.loop = LoopMeter(name, tokens_from=tokens_from, samples_from=samples_from,
                               count_flops=count_flops, training_run_kwargs=training_run_kwargs)
         self._global_step = 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,8 +31,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from opentelemetry import trace
 
 from mlcost_sdk.errors import InvalidParameterError
-from mlcost_sdk.runtime._safety import capture_internal_exceptions, record_internal_error
-from mlcost_sdk.runtime.llm import LlmCall, LlmSite
+from mlcost_sdk.instrumentation import (
+    LlmCall,
+    LlmSite,
+    capture_internal_exceptions,
+    record_internal_error,
+)
+
+from ._instrumentor import Instrumented
 
 __all__ = ["instrument", "uninstrument"]
 
@@ -45,6 +52,9 @@ _ENDPOINTS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
 )
 
 
+_instrumented: Instrumented[Any, bool] = Instrumented("openai")
+
+
 @dataclass(frozen=True, slots=True)
 class _Options:
     site: LlmSite  # provider, tags and prices, bound once per client endpoint
@@ -56,7 +66,8 @@ def instrument(client: Client, *, provider: str = "openai", tags: Mapping[str, s
                cached_input_usd_per_1k: float | None = None,
                inject_stream_usage: bool = True) -> Client:
     """Record every call of ``client`` (an ``openai.OpenAI`` or ``openai.AsyncOpenAI``) as an
-    llm_call; returns the client. Calling it again on the same client changes nothing.
+    llm_call; returns the client. Calling it again on the same client warns and changes
+    nothing (uninstrument() it first to change its options).
 
     ``inject_stream_usage=False`` leaves ``stream_options`` alone, for servers that reject it
     (streams then carry usage only when the caller asks for it).
@@ -64,21 +75,24 @@ def instrument(client: Client, *, provider: str = "openai", tags: Mapping[str, s
     if not isinstance(client, openai.OpenAI | openai.AsyncOpenAI):
         raise InvalidParameterError("client", type(client).__name__,
                                     "an openai.OpenAI or openai.AsyncOpenAI instance")
+    if _instrumented.already(client, f"{type(client).__name__} client"):
+        return client
     wrap = _async_create if isinstance(client, openai.AsyncOpenAI) else _sync_create
     sites = [(resource, streams, LlmSite(  # all checked before anything is wrapped
         provider=provider, operation=operation, tags=tags, input_usd_per_1k=input_usd_per_1k,
         output_usd_per_1k=output_usd_per_1k, cached_input_usd_per_1k=cached_input_usd_per_1k))
         for resource, operation, streams in _resources(client)]
     for resource, streams, site in sites:
-        if "create" not in vars(resource):  # already ours otherwise
-            resource.create = wrap(resource.create, streams, _Options(site, inject_stream_usage))
+        resource.create = wrap(resource.create, streams, _Options(site, inject_stream_usage))
+    _instrumented.add(client, True)
     return client
 
 
 def uninstrument(client: Client) -> Client:
-    """Undo instrument(); returns the client."""
-    for resource, _, _ in _resources(client):
-        vars(resource).pop("create", None)
+    """Undo instrument() (warns when the client is not instrumented); returns the client."""
+    if _instrumented.pop(client, f"{type(client).__name__} client"):
+        for resource, _, _ in _resources(client):
+            vars(resource).pop("create", None)
     return client
 
 
@@ -117,10 +131,24 @@ def _read_usage(call: LlmCall, response: Any) -> bool:
     return not getattr(response, "choices", None)
 
 
-def _current(call: LlmCall) -> Any:
-    """The call's span is current while the request is sent, so HTTP client spans nest in it."""
-    return trace.use_span(call.span, end_on_exit=False, record_exception=False,
-                          set_status_on_exception=False)
+@contextmanager
+def _sending(call: LlmCall) -> Iterator[None]:
+    """The call's span is current while the request is sent, so HTTP client spans nest in it;
+    a request that fails ends the call with its exception."""
+    try:
+        with trace.use_span(call.span, end_on_exit=False, record_exception=False,
+                            set_status_on_exception=False):
+            yield
+    except BaseException as exc:
+        call.end(exc)
+        raise
+
+
+def _answered(call: LlmCall, response: Any) -> Any:
+    """A whole response: its usage priced and the call ended."""
+    _read_usage(call, response)
+    call.end()
+    return response
 
 
 def _sync_create(create: Callable[..., Any], streams: bool, opts: _Options) -> Callable[..., Any]:
@@ -129,17 +157,11 @@ def _sync_create(create: Callable[..., Any], streams: bool, opts: _Options) -> C
         call, injected = _begin(opts, streams, kwargs)
         if call is None:
             return create(*args, **kwargs)
-        try:
-            with _current(call):
-                response = create(*args, **kwargs)
-        except BaseException as exc:
-            call.end(exc)
-            raise
+        with _sending(call):
+            response = create(*args, **kwargs)
         if isinstance(response, openai.Stream):
             return _Stream(response, call, injected)
-        _read_usage(call, response)
-        call.end()
-        return response
+        return _answered(call, response)
 
     return create_costed
 
@@ -151,17 +173,11 @@ def _async_create(create: Callable[..., Awaitable[Any]], streams: bool,
         call, injected = _begin(opts, streams, kwargs)
         if call is None:
             return await create(*args, **kwargs)
-        try:
-            with _current(call):
-                response = await create(*args, **kwargs)
-        except BaseException as exc:
-            call.end(exc)
-            raise
+        with _sending(call):
+            response = await create(*args, **kwargs)
         if isinstance(response, openai.AsyncStream):
             return _AsyncStream(response, call, injected)
-        _read_usage(call, response)
-        call.end()
-        return response
+        return _answered(call, response)
 
     return create_costed
 

@@ -37,7 +37,6 @@ What each part measures, and how:
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -53,11 +52,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
                       "pip install 'mlcost-sdk[torch]'") from exc
 
 from mlcost_sdk import conventions as c
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
-from mlcost_sdk.runtime.training import TrainingRun, current_run
+from mlcost_sdk.instrumentation import TrainingRun, capture_internal_exceptions, current_run
+
+from ._instrumentor import Instrumented
 
 __all__ = ["FlopCounter", "Instrumentation", "StepMeter", "count_samples", "count_tokens",
-           "detect_dtype", "instrument", "non_embedding_params", "token_positions"]
+           "detect_dtype", "instrument", "non_embedding_params", "token_positions", "uninstrument"]
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -433,8 +433,7 @@ class Instrumentation:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        if _instrumented.get(self.meter.model) is self:
-            del _instrumented[self.meter.model]
+        _instrumented.discard(self.meter.model, self)
 
     def __enter__(self) -> Instrumentation:
         return self
@@ -443,8 +442,7 @@ class Instrumentation:
         self.remove()
 
 
-_instrumented: weakref.WeakKeyDictionary[nn.Module, Instrumentation] = \
-    weakref.WeakKeyDictionary()
+_instrumented: Instrumented[nn.Module, Instrumentation] = Instrumented("torch")
 
 
 def instrument(model: nn.Module, optimizer: torch.optim.Optimizer, *,
@@ -458,11 +456,12 @@ def instrument(model: nn.Module, optimizer: torch.optim.Optimizer, *,
 
     ``tokens_from(*forward_args, **forward_kwargs) -> int | tensor`` and ``samples_from``
     override the defaults (:func:`count_tokens`, :func:`count_samples`). Instrumenting a model
-    again replaces its previous instrumentation.
+    again warns and returns its instrumentation unchanged (``uninstrument(model)`` or
+    ``remove()`` it first to change the optimizer or options).
     """
-    previous = _instrumented.get(model)
+    previous = _instrumented.already(model, f"model {type(model).__name__}")
     if previous is not None:
-        previous.remove()
+        return previous
     meter = StepMeter(model, run=run, tokens_from=tokens_from, samples_from=samples_from,
                       flop_counter=FlopCounter(model) if count_flops else None)
 
@@ -472,5 +471,12 @@ def instrument(model: nn.Module, optimizer: torch.optim.Optimizer, *,
     handles = [model.register_forward_pre_hook(meter.forward_hook(batches=True),
                                                with_kwargs=True),
                optimizer.register_step_post_hook(on_step)]
-    inst = _instrumented[model] = Instrumentation(meter, handles)
-    return inst
+    return _instrumented.add(model, Instrumentation(meter, handles))
+
+
+def uninstrument(model: nn.Module) -> None:
+    """Undo instrument(model) (warns when the model is not instrumented); the same as its
+    Instrumentation's ``remove()``."""
+    inst = _instrumented.pop(model, f"model {type(model).__name__}")
+    if inst is not None:
+        inst.remove()

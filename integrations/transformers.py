@@ -24,9 +24,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without transfor
 
 from torch import nn
 
-from mlcost_sdk.costmodel.training import FLOPS_PER_PARAM_TOKEN
-from mlcost_sdk.runtime.training import TrainingRun
+from mlcost_sdk.instrumentation import FLOPS_PER_PARAM_TOKEN, TrainingRun
 
+from ._instrumentor import check_supported
 from ._training_loop import LoopMeter
 from .torch import BatchCounter, token_positions
 
@@ -54,6 +54,7 @@ class MlcostCallback(TrainerCallback):
     def __init__(self, name: str = "hf-trainer", *, tokens_from: BatchCounter | None = None,
                  samples_from: Callable[..., int] | None = None, count_flops: bool = True,
                  **training_run_kwargs: Any) -> None:
+        check_supported("transformers")
         self.loop = LoopMeter(name, tokens_from=tokens_from, samples_from=samples_from,
                               count_flops=count_flops, training_run_kwargs=training_run_kwargs)
 

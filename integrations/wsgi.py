@@ -7,7 +7,8 @@ Needs no framework. A request is costed from its arrival until the server closes
 body (a streaming body until its last chunk), or until the app raises. The route template is
 Flask's ``url_rule`` ("/predict/<int:id>") when the app is Flask, else whatever
 ``route_resolver(environ)`` returns, called when the app starts its response (after routing).
-The span is current while the app runs, so spans the view opens nest under it.
+The span is current while the app runs, so spans the view opens nest under it. An app wrapped
+twice is costed once, by the outer middleware.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from mlcost_sdk.runtime._safety import capture_internal_exceptions
+from mlcost_sdk.instrumentation import capture_internal_exceptions
 
-from ._http_common import HttpRequest, attach_span, detach, request_site, start_request
+from ._http_common import (
+    HttpRequest,
+    attach_span,
+    detach,
+    first_to_cost,
+    request_site,
+    start_request,
+)
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -53,6 +61,8 @@ class MlcostWSGIMiddleware:
         self._on_server_span = bool(on_server_span)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if not first_to_cost(environ):
+            return self.app(environ, start_response)
         req = start_request(self._site, environ.get("REQUEST_METHOD", "GET"),
                             self._on_server_span)
 

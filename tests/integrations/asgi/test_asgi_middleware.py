@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from mlcost_sdk import conventions as c
 from mlcost_sdk.errors import TagError
-from mlcost_sdk.integrations.asgi import MlcostMiddleware
+from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware, MlcostMiddleware
 from mlcost_sdk.runtime import _safety
 from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.testing import Capture, capture
@@ -300,3 +300,15 @@ def test_on_server_span_without_a_server_span_makes_its_own(cap: Capture) -> Non
         _wait_for(lambda: len(cap.spans(c.KIND_INFERENCE)) == 1, timeout_s=60)
     span = cap.span(c.KIND_INFERENCE)
     assert span.name == "GET /p" and span.kind is SpanKind.INTERNAL
+
+
+def test_an_app_wrapped_twice_is_costed_once_by_the_outer_middleware(cap: Capture) -> None:
+    assert MlcostMiddleware is MlcostASGIMiddleware  # the old name stays
+    app = Starlette(routes=[Route("/", lambda r: PlainTextResponse("ok"))])
+    app.add_middleware(MlcostASGIMiddleware, model="inner")
+    outer = MlcostMiddleware(MlcostASGIMiddleware(app, model="middle"), model="outer")
+    with serve(outer) as url, httpx.Client(base_url=url) as client:
+        assert [client.get("/").text for _ in range(3)] == ["ok"] * 3
+    spans = cap.spans(c.KIND_INFERENCE)
+    assert [s.attributes[c.MODEL] for s in spans] == ["outer"] * 3
+    assert {s.attributes[c.HTTP_ROUTE] for s in spans} == {"/"}

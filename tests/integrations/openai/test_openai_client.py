@@ -205,15 +205,25 @@ def test_calls_nest_under_the_current_span(cap: Capture, server: tuple[str, Log]
     assert llm.parent is not None and llm.parent.span_id == outer.context.span_id
 
 
-def test_instrument_is_idempotent_and_uninstrument_undoes_it(
+def test_instrument_again_warns_and_changes_nothing_and_uninstrument_undoes_it(
         cap: Capture, server: tuple[str, Log]) -> None:
-    client = _client(server)
-    assert instrument(client) is client
-    client.chat.completions.create(model="my-llm", messages=MESSAGES)
-    assert len(cap.spans(c.KIND_LLM_CALL)) == 1
+    client = _client(server, input_usd_per_1k=1.0, output_usd_per_1k=2.0)
+    with pytest.warns(RuntimeWarning, match="already instrumented"):
+        assert instrument(client, input_usd_per_1k=100.0, output_usd_per_1k=100.0) is client
+    response = client.chat.completions.create(model="my-llm", messages=MESSAGES)
+    assert len(cap.spans(c.KIND_LLM_CALL)) == 1  # one span, priced by the first options
+    usage = response.usage
+    assert usage is not None
+    assert cap.span(c.KIND_LLM_CALL).attributes[c.COST_USD] == pytest.approx(
+        usage.prompt_tokens / 1000 * 1.0 + usage.completion_tokens / 1000 * 2.0)
     uninstrument(client)
     client.chat.completions.create(model="my-llm", messages=MESSAGES)
     assert len(cap.spans(c.KIND_LLM_CALL)) == 1
+    with pytest.warns(RuntimeWarning, match="not instrumented"):
+        uninstrument(client)
+    instrument(client, input_usd_per_1k=1.0, output_usd_per_1k=2.0)  # instrumentable anew
+    client.chat.completions.create(model="my-llm", messages=MESSAGES)
+    assert len(cap.spans(c.KIND_LLM_CALL)) == 2
 
 
 def test_bad_arguments_get_one_typed_error_naming_them(server: tuple[str, Log]) -> None:

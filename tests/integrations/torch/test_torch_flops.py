@@ -164,18 +164,37 @@ def test_custom_counters_and_run_none_meter_the_current_run(cap: Capture) -> Non
     assert runs["first"][c.FLOPS_SOURCE] == "formula_6nd"  # no counter: the run keeps its own
 
 
-def test_instrumenting_again_replaces_and_remove_stops(cap: Capture) -> None:
+def test_instrumenting_again_warns_and_changes_nothing_and_remove_stops(cap: Capture) -> None:
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     with mlcost.training_run("t", tags=EXP) as run:
-        mt.instrument(model, opt)
-        inst = mt.instrument(model, opt)  # not twice the hooks
+        inst = mt.instrument(model, opt)
+        with pytest.warns(RuntimeWarning, match="already instrumented"):
+            assert mt.instrument(model, opt, tokens_from=lambda x: 999) is inst  # no new hooks
         model(torch.randn(2, 32)).sum().backward()
         opt.step()
         inst.remove()
         model(torch.randn(2, 32)).sum().backward()
         opt.step()  # no longer metered
     assert run.summary.steps == 1 and run.summary.samples == 2
+
+
+def test_uninstrument_undoes_and_warns_when_there_is_nothing_to_undo(cap: Capture) -> None:
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with mlcost.training_run("t", tags=EXP) as run:
+        mt.instrument(model, opt)
+        model(torch.randn(2, 32)).sum().backward()
+        opt.step()
+        mt.uninstrument(model)
+        with pytest.warns(RuntimeWarning, match="not instrumented"):
+            mt.uninstrument(model)
+        model(torch.randn(2, 32)).sum().backward()
+        opt.step()  # no longer metered
+        with mt.instrument(model, opt):  # instrumentable anew, without a warning
+            model(torch.randn(3, 32)).sum().backward()
+            opt.step()
+    assert run.summary.steps == 2 and run.summary.samples == 5
 
 
 class Peeking(nn.Module):

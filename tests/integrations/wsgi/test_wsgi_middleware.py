@@ -193,3 +193,13 @@ def test_on_server_span_puts_the_cost_on_opentelemetry_wsgis_server_span(cap: Ca
     assert span.attributes[c.HTTP_ROUTE] == "/predict/<int:item_id>"
     assert span.attributes[c.COST_USD] > 0
     assert span.attributes[c.tag_attribute("model")] == "bert"
+
+
+def test_an_app_wrapped_twice_is_costed_once_by_the_outer_middleware(cap: Capture) -> None:
+    inner = MlcostWSGIMiddleware(_regex_router, model="inner", route_resolver=_template)
+    app = MlcostWSGIMiddleware(inner, model="outer", route_resolver=_template)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        assert [client.get("/users/7").text for _ in range(3)] == ["user"] * 3
+    spans = cap.spans(c.KIND_INFERENCE)
+    assert [s.attributes[c.MODEL] for s in spans] == ["outer"] * 3
+    assert {s.attributes[c.HTTP_ROUTE] for s in spans} == {"/users/{id}"}
