@@ -21,9 +21,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, StreamingRespon
 from starlette.routing import Mount, Route
 
 from mlcost_sdk import conventions as c
+from mlcost_sdk import guard
 from mlcost_sdk.errors import TagError
 from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware, MlcostMiddleware
-from mlcost_sdk.runtime import _safety
 from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.testing import Capture, capture
 from tests.conftest import FULL_TAGS
@@ -236,13 +236,13 @@ def test_bad_tags_fail_at_construction() -> None:
 
 
 def test_requests_are_served_when_mlcost_cannot_cost_them() -> None:
-    before = _safety.internal_error_count()
+    before = guard.internal_error_count()
     with capture(tags={}, on_missing_tags="error") as cap:  # every call site raises TagError
         app = MlcostMiddleware(Starlette(routes=[Route("/", lambda r: PlainTextResponse("ok"))]))
         with serve(app) as url, httpx.Client(base_url=url) as client:
             assert [client.get("/").text for _ in range(3)] == ["ok"] * 3
     assert cap.spans(c.KIND_INFERENCE) == []
-    assert _safety.internal_error_count() == before + 3
+    assert guard.internal_error_count() == before + 3
 
 
 def test_on_server_span_puts_the_cost_on_opentelemetry_asgis_server_span(cap: Capture) -> None:
