@@ -46,7 +46,7 @@ def child(endpoint: str, protocol: str, calls: int) -> None:
         for _ in range(calls):
             predict()
         best = min(best, (time.perf_counter() - start) / calls)
-    from mlcost_sdk.exporters._health import dropped_spans
+    from mlcost_sdk.guard import dropped_spans
 
     print(json.dumps({"us": best * 1e6, "dropped": dropped_spans()}), flush=True)
     os._exit(0)  # not the exit window: this measures the calls, not the shutdown
