@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from . import _validate as v
+from .guard import capture_internal_exceptions
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 1.5
 
@@ -78,8 +79,6 @@ def run_bounded(works: Sequence[Callable[[], object]], timeout: float,
 
 def _quiet(work: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
-        from .runtime._safety import capture_internal_exceptions
-
         with capture_internal_exceptions("flush"):
             work()
     return run

@@ -9,7 +9,7 @@ import pytest
 from mlcost_sdk.catalog import cpu_peak
 from mlcost_sdk.catalog.cpu import compute_cpu_peak, flops_per_cycle, parse_cpuinfo
 from mlcost_sdk.errors import InvalidParameterError
-from mlcost_sdk.sampling.cgroup import effective_cpu_cores
+from mlcost_sdk.host import effective_cpu_cores
 
 
 def _cpuinfo(model: str, flags: str, vendor: str = "GenuineIntel", family: int = 6,

@@ -17,9 +17,9 @@ from sampling_helpers import ticks, wait_for, wait_ticks
 
 from mlcost_sdk import conventions as c
 from mlcost_sdk.errors import InvalidParameterError
+from mlcost_sdk.host import effective_cpu_count
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import IntervalStats, Sampler, cpu, get_sampler
-from mlcost_sdk.sampling.cgroup import effective_cpu_count
 from mlcost_sdk.sampling.sampler import THREAD_NAME
 
 NewSampler = Callable[..., Sampler]

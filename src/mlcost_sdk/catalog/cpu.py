@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from ..sampling.cgroup import effective_cpu_cores
+from ..host import effective_cpu_cores
 from .accelerators import normalize_dtype
 
 _CPUINFO = Path("/proc/cpuinfo")

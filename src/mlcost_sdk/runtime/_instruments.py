@@ -19,7 +19,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from .. import conventions as c
-from ._safety import capture_internal_exceptions
+from ..guard import capture_internal_exceptions
 
 _MAX_SERIES = 1024  # metric attributes are low-cardinality by design; past this, one overflow set
 

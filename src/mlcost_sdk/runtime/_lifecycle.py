@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from .. import _deadline
-from ._safety import capture_internal_exceptions
+from ..guard import capture_internal_exceptions
 
 
 class Terminated(BaseException):

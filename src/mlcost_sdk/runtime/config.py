@@ -19,6 +19,7 @@ from opentelemetry import metrics, trace
 from .. import _deadline
 from .. import _validate as v
 from ..errors import ConfigError, InvalidParameterError
+from ..sampling.sampler import checked_interval
 from .clock import Clock, SystemClock
 from .price import Price
 from .tags import DEFAULT_REQUIRED_TAGS, Tags, validate_tags
@@ -192,8 +193,7 @@ def configure(
         if warmup_steps is not None:
             changes["warmup_steps"] = v.count("warmup_steps", warmup_steps, minimum=0)
         if sample_interval_s is not None:
-            changes["sample_interval_s"] = v.in_range("sample_interval_s", sample_interval_s,
-                                                      0.001, 3600, "seconds")
+            changes["sample_interval_s"] = checked_interval(sample_interval_s, "sample_interval_s")
         if idle_flush_s is not None:
             changes["idle_flush_s"] = v.positive("idle_flush_s", idle_flush_s)
         if console_summary is not None:

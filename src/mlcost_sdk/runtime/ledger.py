@@ -46,6 +46,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from .. import conventions as c
+from ..guard import capture_internal_exceptions
 
 RECORD_NAME = "mlcost.aggregate"
 CHECKPOINT_NAME = "mlcost.checkpoint"
@@ -331,7 +332,6 @@ def window_s() -> float:
 
 def close_all() -> int:
     """Close every ledger's window and checkpoint every stretch now (tests, flush, exit)."""
-    from ._safety import capture_internal_exceptions
 
     n = 0
     for stretch in list(_stretches):
@@ -365,7 +365,6 @@ def ensure_thread() -> None:
 
 
 def _loop() -> None:
-    from ._safety import capture_internal_exceptions
 
     while True:
         with capture_internal_exceptions("ledger.window"):

@@ -26,11 +26,12 @@ from .. import _validate as v
 from .. import conventions as c
 from ..catalog.tokens import TokenPrice, provider_name, token_price
 from ..errors import InvalidParameterError
+from ..guard import capture_internal_exceptions, record_internal_error
 from . import _instruments
 from ._current import CurrentSpanCall
-from ._safety import capture_internal_exceptions, record_exception, record_internal_error
 from .config import Settings, settings, tracer
 from .price import warn_no_token_price
+from .spans import record_exception
 from .tags import enforce_required, tag_attributes, validate_tags
 
 if TYPE_CHECKING:

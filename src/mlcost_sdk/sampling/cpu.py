@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from .cgroup import effective_cpu_count
+from ..host import effective_cpu_count
 from .readings import DeviceInfo, HwKind, Reading, UtilizationSource
 
 _HOST_PERIOD_S = 1.0

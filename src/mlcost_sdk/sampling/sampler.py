@@ -19,9 +19,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from .. import _validate as v
 from .. import conventions as c
 from ..errors import InvalidParameterError
-from .cgroup import effective_cpu_count
+from ..host import effective_cpu_count
 from .cpu import PsutilBackend, cpu_model_name
 from .errorlog import ErrorLog
 from .nvml import NvmlBackend
@@ -40,7 +41,7 @@ logger = logging.getLogger("mlcost_sdk.sampling")
 
 THREAD_NAME = "mlcost-sampler"
 DEFAULT_INTERVAL_S = 0.1
-_MIN_INTERVAL_S, _MAX_INTERVAL_S = 0.001, 3600.0
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0.001, 3600.0  # configure(sample_interval_s=) checks these too
 _JOIN_TIMEOUT_S = 1.0
 _STALE_AFTER_INTERVALS = 3  # an older reading no longer stands for "now"
 # The last readings, kept so between() can give a span its max, p95 and peak memory without
@@ -114,7 +115,7 @@ class Sampler:
     def __init__(self, *, nvml: Any = None, interval: float = DEFAULT_INTERVAL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._nvml = nvml
-        self._interval = _checked_interval(interval)
+        self._interval = checked_interval(interval)
         self._lock = threading.Lock()  # refs, run, trackers, and publishing totals
         self._init_lock = threading.Lock()  # opening the backend
         self._backend: Backend | None = None
@@ -234,7 +235,7 @@ class Sampler:
 
     def set_interval(self, seconds: float) -> None:
         """Seconds between readings (0.001 to 3600); takes effect at once, even mid-wait."""
-        seconds = _checked_interval(seconds)
+        seconds = checked_interval(seconds)
         if seconds != self._interval:
             self._interval = seconds
             run = self._run
@@ -403,12 +404,9 @@ class Sampler:
             self._resume_in_child = False
 
 
-def _checked_interval(seconds: float) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
-            or not _MIN_INTERVAL_S <= seconds <= _MAX_INTERVAL_S:
-        raise InvalidParameterError("interval", seconds,
-                                    f"seconds from {_MIN_INTERVAL_S} to {_MAX_INTERVAL_S:g}")
-    return float(seconds)
+def checked_interval(seconds: object, name: str = "interval") -> float:
+    """The one rule for a sampling interval: the sampler's own and ``configure()``'s."""
+    return v.in_range(name, seconds, MIN_INTERVAL_S, MAX_INTERVAL_S, "seconds")
 
 
 _shared: Sampler | None = None

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from mlcost_sdk import conventions as c
+from mlcost_sdk.host import effective_cpu_count
 from mlcost_sdk.reports.records import load
 from mlcost_sdk.reports.usage import usages
 from mlcost_sdk.runtime import launch
-from mlcost_sdk.sampling.cgroup import effective_cpu_count
 from tests.integrations.distributed.test_torchrun_job import by_rank, free_port
 
 REPO = Path(__file__).resolve().parents[3]

@@ -17,9 +17,9 @@ import pytest
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
+from mlcost_sdk.host import effective_cpu_count
 from mlcost_sdk.integrations import distributed as mlcost_dist
 from mlcost_sdk.sampling import Sampler
-from mlcost_sdk.sampling.cgroup import effective_cpu_count
 from mlcost_sdk.testing import Capture
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,4 +1,6 @@
-"""How many CPUs this process may really use: affinity, then the container's cgroup quota."""
+"""Facts about the host this process runs on, read from the OS and shared by the catalog (a CPU's
+peak) and sampling (a CPU's share): how many CPUs this process may really use (affinity, then the
+container's cgroup quota)."""
 
 from __future__ import annotations
 
