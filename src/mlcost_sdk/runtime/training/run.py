@@ -1,51 +1,42 @@
-"""Training runs: ``with training_run(...) as run: run.step(...)``.
-
-``run.step()`` is the hot path: it only adds to counters and compares one integer. Everything
-else (warm-up boundary, windows, budget projection) happens on a "slow path" that runs every
-few hundred milliseconds, scheduled by step count from the measured step rate.
-"""
+"""TrainingRun: the hot path ``step()``, start and end, the slow path that drives windows,
+budget and progress, and the hooks integrations use."""
 
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import os
 import sys
 import uuid
-import warnings
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from .. import _validate as v
-from .. import conventions as c
-from ..costmodel.training import training_flops_per_token
-from ..errors import BudgetExceeded, InvalidParameterError
-from . import _instruments, ledger
-from . import launch as launch_env
-from ._safety import capture_internal_exceptions, record_exception
-from ._sanity import count_or_zero
-from .config import settings, tracer
-from .hardware import Hardware, resolve
-from .price import Price
-from .progress import ProgressLine, Snapshot
-from .tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
+from ... import _validate as v
+from ... import conventions as c
+from ...costmodel.training import training_flops_per_token
+from ...errors import BudgetExceeded, InvalidParameterError
+from .. import _instruments, ledger
+from .. import launch as launch_env
+from .._safety import capture_internal_exceptions, record_exception
+from .._sanity import count_or_zero
+from ..config import settings, tracer
+from ..hardware import Hardware, resolve
+from ..price import Price
+from ..progress import ProgressLine, Snapshot
+from ..tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
+from . import windows
+from .budget import Budget, BudgetAction, BudgetStatus, project
+from .summary import RunSummary, counts_only_summary, make_summary, throughput_attributes
+from .windows import NEVER, SLOW_PATH_EVERY_S, Counts
 
 if TYPE_CHECKING:
-    from ..sampling.stats import IntervalStats
-
-P = ParamSpec("P")
-R = TypeVar("R")
-BudgetAction = Literal["warn", "raise"] | Callable[["BudgetStatus"], None]
+    from ...sampling.stats import IntervalStats
 
 _current_run: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVar(
     "mlcost_current_run", default=None)
-_SLOW_PATH_EVERY_S = 0.2
 _GAUGE_EVERY_S = 1.0  # the MFU gauge's refresh, from the slow path
 _MAX = sys.float_info.max  # a count above it is infinite
 _open_runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # started, not ended
@@ -59,63 +50,6 @@ def open_runs() -> list[TrainingRun]:
 def current_run() -> TrainingRun | None:
     """The innermost active training run in this context (integrations use it)."""
     return _current_run.get()
-
-
-class BudgetWarning(UserWarning):
-    """A run's spend or projected cost crossed its budget (on_budget='warn')."""
-
-
-@dataclass(frozen=True)
-class BudgetStatus:
-    budget_usd: float
-    spent_usd: float
-    projected_usd: float | None
-    exceeded: bool
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did and cost. ``attributes`` is exactly what its span carries."""
-
-    name: str
-    run_id: str
-    cost_usd: float | None
-    duration_s: float
-    steps: int
-    tokens: int
-    samples: int
-    flops_total: float | None
-    flops_source: str
-    achieved_flops_per_s: float | None
-    peak_flops_per_s: float | None
-    mfu: float | None
-    tokens_per_s: float | None
-    samples_per_s: float | None
-    steps_per_s: float | None
-    utilization_mean: float | None
-    utilization_source: str
-    energy_joules: float | None
-    hw_kind: str
-    hw_count: float
-    hw_model: str | None
-    attributes: dict[str, Any] = field(repr=False)
-
-    def __str__(self) -> str:
-        from ..exporters._health import dropped_spans
-        from .console_summary import render_summary
-
-        text: str = render_summary(self.attributes, title=f"mlcost: training run {self.name!r}",
-                                   dropped_spans=dropped_spans())
-        return text
-
-
-class _Counts:
-    """Counter values at one instant (warm-up end, window start)."""
-
-    __slots__ = ("t", "steps", "tokens", "samples", "flops")
-
-    def __init__(self, t: float, steps: int, tokens: int, samples: int, flops: float) -> None:
-        self.t, self.steps, self.tokens, self.samples, self.flops = t, steps, tokens, samples, flops
 
 
 class TrainingRun:
@@ -180,10 +114,9 @@ class TrainingRun:
             self._formula = training_flops_per_token(params, layers=layers, d_model=d_model,
                                                      seq_len=seq_len)
         self._flops_source = "user" if flops_per_step else "none"  # a plug-in may set it
-        self._budget_usd = budget_usd
+        self._budget = Budget(budget_usd, on_budget) if budget_usd is not None else None
         self._total_steps = total_steps
         self._total_tokens = total_tokens
-        self._on_budget = on_budget
         self._window_steps = window_steps
         self._window_seconds = window_seconds
         self._warmup = s.warmup_steps if warmup_steps is None else warmup_steps
@@ -202,11 +135,10 @@ class TrainingRun:
         self._tokens = 0
         self._samples = 0
         self._flops = 0.0
-        self._slow_at = 1 << 62  # no slow path until the run starts
+        self._slow_at = NEVER  # no slow path until the run starts
         self._active = False
         self._disabled = s.disabled
         self._summary: RunSummary | None = None
-        self._budget_fired = False
         self._progress_setting = s.progress if progress is None else bool(progress)
         self._progress: ProgressLine | None = None
 
@@ -312,7 +244,7 @@ class TrainingRun:
         self.__exit__(exc_type, exc, tb)
 
     def _start(self) -> None:
-        from ..sampling import get_sampler
+        from ...sampling import get_sampler
 
         s = self._settings
         self._clock = s.clock
@@ -338,14 +270,15 @@ class TrainingRun:
         self._ctx_token = otel_context.attach(trace.set_span_in_context(self._span))
         t0 = self._clock.monotonic()
         self._t0 = t0
-        self._warm: _Counts | None = _Counts(t0, 0, 0, 0, 0.0) if self._warmup == 0 else None
-        self._win = _Counts(t0, 0, 0, 0, 0.0)
+        self._warm: Counts | None = Counts(t0, 0, 0, 0, 0.0) if self._warmup == 0 else None
+        self._win = Counts(t0, 0, 0, 0, 0.0)
         self._win_index = 0
         self._win_wall_ns = self._clock.time_ns()
         self._costed_until = t0  # cost already added to the metric up to here
-        self._last_slow = _Counts(t0, 0, 0, 0, 0.0)
+        self._last_slow = Counts(t0, 0, 0, 0, 0.0)
         self._last_window_rates: dict[str, float] = {}
-        self._projected: float | None = None
+        if self._budget is not None:
+            self._budget.projected = None
         self._active = True
         self._pid = os.getpid()
         _open_runs.add(self)
@@ -382,7 +315,7 @@ class TrainingRun:
     # ---- the slow path ----------------------------------------------------------------------
     def _slow_path(self) -> None:
         if not self._active:
-            self._slow_at = 1 << 62
+            self._slow_at = NEVER
             return
         raise_now: BudgetStatus | None = None
         with capture_internal_exceptions("training_run.slow_path"):
@@ -393,7 +326,7 @@ class TrainingRun:
                 self._close_window(now)
             else:
                 self._add_cost_metric(now)  # a long run's cost shows on dashboards as it runs
-            if self._budget_usd is not None:
+            if self._budget is not None:
                 raise_now = self._check_budget(now)
             if self._progress is not None or now - self._gauge_at >= _GAUGE_EVERY_S:
                 self._gauge_at = now
@@ -406,46 +339,33 @@ class TrainingRun:
             raise BudgetExceeded(raise_now.budget_usd, raise_now.spent_usd,
                                  raise_now.projected_usd)
 
-    def _counts(self, t: float) -> _Counts:
-        return _Counts(t, self._steps, self._tokens, self._samples, self._flops)
+    def _counts(self, t: float) -> Counts:
+        return Counts(t, self._steps, self._tokens, self._samples, self._flops)
 
     def _schedule(self, now: float) -> None:
-        last = self._last_slow
-        dt, dsteps = now - last.t, self._steps - last.steps
-        rate = dsteps / dt if dt > 0 else 0.0
-        stride = max(1, int(rate * _SLOW_PATH_EVERY_S)) if rate > 0 else 1
-        nxt = self._steps + stride
-        if self._warm is None:
-            nxt = min(nxt, self._warmup)
-        if self._window_steps is not None:
-            nxt = min(nxt, self._win.steps + self._window_steps)
-        self._slow_at = max(nxt, self._steps + 1)
-        self._last_slow = self._counts(now)
+        end = self._counts(now)
+        self._slow_at = windows.next_slow_at(self._last_slow, end, warm=self._warm,
+                                             warmup=self._warmup, win=self._win,
+                                             window_steps=self._window_steps)
+        self._last_slow = end
 
     def _window_due(self, now: float) -> bool:
-        if self._window_steps is not None and self._steps - self._win.steps >= self._window_steps:
-            return True
-        return self._window_seconds is not None and now - self._win.t >= self._window_seconds
+        return windows.window_due(self._win, now, self._steps, window_steps=self._window_steps,
+                                  window_seconds=self._window_seconds)
 
-    def _rates(self, start: _Counts, end: _Counts) -> dict[str, Any]:
-        attrs: dict[str, Any] = {}
-        dt = end.t - start.t
-        if dt <= 0:
-            return attrs
-        attrs[c.STEPS_PER_S] = (end.steps - start.steps) / dt
-        if end.tokens > start.tokens:
-            attrs[c.TOKENS_PER_S] = (end.tokens - start.tokens) / dt
-        if end.samples > start.samples:
-            attrs[c.SAMPLES_PER_S] = (end.samples - start.samples) / dt
-        flops = self._flops_between(start, end)
-        if flops:
-            achieved = flops / dt
-            attrs[c.FLOPS_ACHIEVED_PER_S] = achieved
-            peak = self._hw.peak_flops_per_s
-            if peak:
-                attrs[c.MFU] = achieved / peak
-                attrs[c.MFU_SUSPECT] = achieved > peak
-        return attrs
+    def _formula_per_token(self) -> float | None:
+        """FLOPs per token from the formula when nothing was counted, else None (counted)."""
+        if self._formula is not None and self._flops_source == "none" and self._flops <= 0:
+            return self._formula[0]
+        return None
+
+    def _rates(self, start: Counts, end: Counts) -> dict[str, Any]:
+        flops = windows.flops_between(start, end, self._formula_per_token())
+        return windows.rates(start, end, flops, self._hw.peak_flops_per_s)
+
+    def _usd_per_second(self) -> float | None:
+        """None when the run has no price."""
+        return self._hw.usd_per_second if self._hw.usd_per_hour is not None else None
 
     def flops_source(self) -> str:
         """Caller-given FLOPs first (or a plug-in's), then the formula (6N per token, plus
@@ -456,24 +376,12 @@ class TrainingRun:
             return "user"
         return self._formula[1] if self._formula is not None else "none"
 
-    def _flops_between(self, start: _Counts, end: _Counts) -> float:
-        if self._formula is not None and self._flops_source == "none" and self._flops <= 0:
-            return self._formula[0] * (end.tokens - start.tokens)  # nothing counted: formula
-        return end.flops - start.flops
-
     def _close_window(self, now: float) -> None:
         end = self._counts(now)
         win = self._win
         wall_end = self._clock.time_ns()
-        hw = self._hw
-        attrs: dict[str, Any] = {
-            **self._static_attrs, **self._extra_attrs,
-            c.KIND: c.KIND_TRAINING_WINDOW, c.WINDOW_INDEX: self._win_index,
-            c.DURATION_S: now - win.t, c.STEPS: end.steps - win.steps,
-            c.TOKENS: end.tokens - win.tokens, c.SAMPLES: end.samples - win.samples,
-        }
-        if hw.usd_per_hour is not None:
-            attrs[c.COST_USD] = hw.usd_per_second * (now - win.t)
+        attrs = windows.window_attributes({**self._static_attrs, **self._extra_attrs},
+                                          self._win_index, win, end, self._usd_per_second())
         rates = self._rates(win, end)
         attrs.update(rates)
         self._last_window_rates = rates
@@ -503,54 +411,26 @@ class TrainingRun:
                 self._costed_until = now
 
     def _check_budget(self, now: float) -> BudgetStatus | None:
-        assert self._budget_usd is not None
+        assert self._budget is not None
         spent = self._hw.usd_per_second * (now - self._t0)
-        projected = self._project(now, spent)
-        self._projected = projected
-        over = spent > self._budget_usd or (projected is not None and projected > self._budget_usd)
-        if not over or self._budget_fired:
-            return None
-        self._budget_fired = True
-        status = BudgetStatus(self._budget_usd, spent, projected, True)
-        if self._on_budget == "raise":
-            return status
-        # A raising callback (or warnings turned into errors) must neither cost the run its
-        # final figures nor skip the slow path's rescheduling.
-        with capture_internal_exceptions("training_run.on_budget"):
-            if self._on_budget == "warn":
-                proj = f", projected ${projected:,.4f}" if projected is not None else ""
-                warnings.warn(f"mlcost: run {self.name!r} crossed its budget "
-                              f"${self._budget_usd:,.4f}: spent ${spent:,.4f}{proj}",
-                              BudgetWarning, stacklevel=4)
-            elif callable(self._on_budget):
-                self._on_budget(status)
-        return None
+        return self._budget.check(self.name, spent, self._project(now, spent))
 
     def _project(self, now: float, spent: float) -> float | None:
-        """Final cost from live throughput: spent + remaining work / post-warm-up rate."""
-        warm = self._warm
-        if warm is None or now <= warm.t or self._hw.usd_per_hour is None:
-            return None
-        dt = now - warm.t
-        if self._total_steps is not None and self._steps > warm.steps:
-            remaining_s = (self._total_steps - self._steps) / ((self._steps - warm.steps) / dt)
-        elif self._total_tokens is not None and self._tokens > warm.tokens:
-            remaining_s = (self._total_tokens - self._tokens) / ((self._tokens - warm.tokens) / dt)
-        else:
-            return None
-        return spent + max(0.0, remaining_s) * self._hw.usd_per_second
+        return project(self._warm, self._counts(now), total_steps=self._total_steps,
+                       total_tokens=self._total_tokens, usd_per_second=self._usd_per_second(),
+                       spent=spent)
 
     def _snapshot(self, now: float) -> Snapshot:
         """The progress line's figures: rates and MFU since warm-up, cost since the start."""
         priced = self._hw.usd_per_hour is not None
         spent = self._hw.usd_per_second * (now - self._t0) if priced else None
         rates = self._rates(self._warm, self._counts(now)) if self._warm is not None else {}
-        projected = self._projected if self._budget_usd is not None \
+        projected = self._budget.projected if self._budget is not None \
             else (self._project(now, spent) if spent is not None else None)
         return Snapshot(name=self.name, elapsed_s=now - self._t0, steps=self._steps,
                         total_steps=self._total_steps, tokens_per_s=rates.get(c.TOKENS_PER_S),
                         mfu=rates.get(c.MFU), cost_usd=spent, projected_usd=projected,
-                        budget_usd=self._budget_usd)
+                        budget_usd=self._budget.usd if self._budget is not None else None)
 
     # ---- the end ----------------------------------------------------------------------------
     def _abort(self, exc: BaseException) -> None:
@@ -563,7 +443,7 @@ class TrainingRun:
         # sampler, the budget, the terminal) must not cost the run span its steps and cost,
         # the figures every report counts, nor leave its context attached or sampler held.
         self._active = False
-        self._slow_at = 1 << 62
+        self._slow_at = NEVER
         _open_runs.discard(self)
         self._ending_error = exc
         with capture_internal_exceptions("training_run.end.ledger"):
@@ -575,7 +455,7 @@ class TrainingRun:
             # The last window: its steps, or a stepless tail (evaluation, saving) worth a
             # span, so the windows add up to the run.
             if self._windowed and (self._steps > self._win.steps
-                                   or now - self._win.t >= _SLOW_PATH_EVERY_S):
+                                   or now - self._win.t >= SLOW_PATH_EVERY_S):
                 self._close_window(now)
         stats: IntervalStats | None = None
         with capture_internal_exceptions("training_run.end.tracker"):
@@ -584,7 +464,7 @@ class TrainingRun:
             if self._window_tracker is not None:
                 self._window_tracker.close()
         with capture_internal_exceptions("training_run.end.budget"):
-            if self._budget_usd is not None:
+            if self._budget is not None:
                 self._check_budget(now)
         attrs = self._final_attributes(now, stats)
         for listener in self._end_listeners:
@@ -630,51 +510,20 @@ class TrainingRun:
         }
         if self._hw.usd_per_hour is not None:
             attrs[c.COST_USD] = self._hw.usd_per_second * duration
-        if self._budget_usd is not None:
-            attrs[c.BUDGET_USD] = self._budget_usd
-            attrs[c.BUDGET_EXCEEDED] = self._budget_fired
-            if self._projected is not None:
-                attrs[c.BUDGET_PROJECTED_USD] = self._projected
+        if self._budget is not None:
+            attrs.update(self._budget.attributes())
         with capture_internal_exceptions("training_run.end.rates"):
-            attrs.update(self._throughput_attributes(now))
+            attrs.update(throughput_attributes(self._t0, self._warm, self._counts(now),
+                                               formula=self._formula_per_token(),
+                                               peak=self._hw.peak_flops_per_s))
         if stats is not None:
             with capture_internal_exceptions("training_run.end.stats"):
                 attrs.update(stats.attributes())
         return attrs
 
-    def _throughput_attributes(self, now: float) -> dict[str, Any]:
-        attrs: dict[str, Any] = {}
-        end = self._counts(now)
-        total_flops = self._flops_between(_Counts(self._t0, 0, 0, 0, 0.0), end)
-        if total_flops:
-            attrs[c.FLOPS_TOTAL] = total_flops
-        # Rates exclude warm-up; a run no longer than its warm-up is measured whole.
-        warm = self._warm if self._warm is not None and self._steps > self._warm.steps else None
-        start = warm or _Counts(self._t0, 0, 0, 0, 0.0)
-        attrs[c.WARMUP_STEPS] = start.steps
-        attrs.update(self._rates(start, end))
-        if not total_flops:
-            attrs.pop(c.FLOPS_ACHIEVED_PER_S, None)
-            attrs.pop(c.MFU, None)
-            attrs.pop(c.MFU_SUSPECT, None)
-        return attrs
-
     def _make_summary(self, attrs: dict[str, Any], stats: IntervalStats | None) -> RunSummary:
-        full = {**self._static_attrs, **attrs}
-        return RunSummary(
-            name=self.name, run_id=self.run_id, cost_usd=full.get(c.COST_USD),
-            duration_s=full[c.DURATION_S], steps=self._steps, tokens=self._tokens,
-            samples=self._samples, flops_total=full.get(c.FLOPS_TOTAL),
-            flops_source=self.flops_source(),
-            achieved_flops_per_s=full.get(c.FLOPS_ACHIEVED_PER_S),
-            peak_flops_per_s=self._hw.peak_flops_per_s, mfu=full.get(c.MFU),
-            tokens_per_s=full.get(c.TOKENS_PER_S), samples_per_s=full.get(c.SAMPLES_PER_S),
-            steps_per_s=full.get(c.STEPS_PER_S),
-            utilization_mean=stats.utilization_mean if stats is not None else None,
-            utilization_source=stats.utilization_source if stats is not None else "none",
-            energy_joules=stats.energy_joules if stats is not None else None,
-            hw_kind=self._hw.kind, hw_count=self._hw.count, hw_model=self._hw.model,
-            attributes=full)
+        return make_summary(self.name, self.run_id, self._counts(0.0), self.flops_source(),
+                            self._hw, {**self._static_attrs, **attrs}, stats)
 
     @property
     def summary(self) -> RunSummary:
@@ -682,48 +531,9 @@ class TrainingRun:
         only the counts, with every measured figure None."""
         if self._summary is not None:
             return self._summary
-        return RunSummary(
-            name=self.name, run_id=self.run_id, cost_usd=None, duration_s=0.0,
-            steps=self._steps, tokens=self._tokens, samples=self._samples, flops_total=None,
-            flops_source=self._flops_source, achieved_flops_per_s=None, peak_flops_per_s=None,
-            mfu=None, tokens_per_s=None, samples_per_s=None, steps_per_s=None,
-            utilization_mean=None, utilization_source="none", energy_joules=None,
-            hw_kind="none", hw_count=0.0, hw_model=None,
-            attributes={c.STEPS: self._steps, c.TOKENS: self._tokens, c.SAMPLES: self._samples})
+        return counts_only_summary(self.name, self.run_id, self._counts(0.0), self._flops_source)
 
     @property
     def budget_projection_usd(self) -> float | None:
-        return self._projected
+        return self._budget.projected if self._budget is not None else None
 
-
-def training_run(name: str = "training_run", **kwargs: Any) -> TrainingRun:
-    """``with mlcost.training_run("finetune", tags={...}) as run: ... run.step(tokens=n)``"""
-    return TrainingRun(name, **kwargs)
-
-
-@overload
-def track_training(func: Callable[P, R], /) -> Callable[P, R]: ...
-@overload
-def track_training(
-    func: None = None, /, *, name: str | None = None, **kwargs: Any
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def track_training(func: Any = None, /, *, name: str | None = None, **kwargs: Any) -> Any:
-    """Decorator form: each call of the function is one training run (``current_run()``
-    gives it to the function body)."""
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        run_name = name or fn.__name__
-        if inspect.iscoroutinefunction(fn):
-            @functools.wraps(fn)
-            async def awrapper(*args: P.args, **kw: P.kwargs) -> Any:
-                async with TrainingRun(run_name, **kwargs):
-                    return await fn(*args, **kw)
-            return awrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kw: P.kwargs) -> R:
-            with TrainingRun(run_name, **kwargs):
-                return fn(*args, **kw)
-        return wrapper
-
-    return decorate(func) if func is not None else decorate
