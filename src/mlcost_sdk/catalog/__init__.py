@@ -6,7 +6,7 @@ network). Override or extend it with a TOML/JSON file (``load_overrides(path)`` 
 ``register_instance``).
 """
 
-from ._store import ENV_VAR, reset_catalog
+from ._store import ENV_VAR, check_catalog, reset_catalog
 from .accelerators import (
     DTYPES,
     Accelerator,
@@ -30,6 +30,7 @@ __all__ = [
     "TokenPrice",
     "all_accelerators",
     "all_instances",
+    "check_catalog",
     "cpu_peak",
     "llm_cost",
     "provider_name",

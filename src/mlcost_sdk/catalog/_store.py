@@ -90,6 +90,12 @@ def catalog() -> Catalog:
         return _catalog
 
 
+
+def check_catalog() -> None:
+    """Load the catalog now: a broken override file (``MLCOST_CATALOG``) raises CatalogError
+    here rather than at the first lookup."""
+    catalog()
+
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.RLock()

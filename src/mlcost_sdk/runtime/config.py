@@ -413,11 +413,11 @@ def _checked_exporters(specs: object) -> None:
 
 def _checked_catalog() -> None:
     """A broken MLCOST_CATALOG is the user's file: say so now, not at every run."""
-    from ..catalog._store import ENV_VAR, catalog
+    from ..catalog import ENV_VAR, check_catalog
     from ..errors import CatalogError
 
     try:
-        catalog()
+        check_catalog()
     except CatalogError as exc:
         raise ConfigError(f"{ENV_VAR}={os.environ.get(ENV_VAR, '')!r}: {exc}") from exc
 
