@@ -303,35 +303,41 @@ def _setup_providers(s: Settings, exporters: Sequence[ExporterSpec] | None,
     from . import _sdk
 
     global _slot, _slot_provider
-    if tracer_provider is not None:
-        _tracer_provider = tracer_provider
-    elif _tracer_provider is None:
-        if _sdk.app_has_tracer_provider():
-            _tracer_provider = trace.get_tracer_provider()
-        else:
-            _tracer_provider = _sdk.install_tracer_provider(s)
-            _owned_providers.append(_tracer_provider)
-            if exporters is None:
-                exporters = _sdk.default_exporter_names()
+    _tracer_provider, installed = _choose_provider(
+        tracer_provider, _tracer_provider, _sdk.app_has_tracer_provider,
+        trace.get_tracer_provider, lambda: _sdk.install_tracer_provider(s))
+    if installed and exporters is None:
+        exporters = _sdk.default_exporter_names()
     if exporters is not None:
         # One slot per provider: a second configure(exporters=...) replaces, never adds.
         if _slot is None or _slot_provider is not _tracer_provider:
             _slot, _slot_provider = _sdk.attach_slot(_tracer_provider), _tracer_provider
         _slot.replace(exporters)
 
-    if meter_provider is not None:
-        _meter_provider = meter_provider
-    elif _meter_provider is None:
-        if _sdk.app_has_meter_provider():
-            _meter_provider = metrics.get_meter_provider()
-        else:
-            _meter_provider = _sdk.install_meter_provider(s)
-            _owned_providers.append(_meter_provider)
+    _meter_provider, _ = _choose_provider(
+        meter_provider, _meter_provider, _sdk.app_has_meter_provider,
+        metrics.get_meter_provider, lambda: _sdk.install_meter_provider(s))
     _tracer = _tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
     _meter = _meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
     from . import _instruments
 
     _instruments.reset(_meter)
+
+
+def _choose_provider(given: Any, current: Any, app_has: Callable[[], bool],
+                     app_provider: Callable[[], Any],
+                     install: Callable[[], Any]) -> tuple[Any, bool]:
+    """The provider passed to configure(), else the one already chosen, else the application's,
+    else one mlcost installs and owns (then True)."""
+    if given is not None:
+        return given, False
+    if current is not None:
+        return current, False
+    if app_has():
+        return app_provider(), False
+    provider = install()
+    _owned_providers.append(provider)
+    return provider, True
 
 
 def _providers() -> list[Any]:
