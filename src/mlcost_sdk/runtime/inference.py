@@ -339,7 +339,7 @@ def _shutdown_meter() -> InferenceSummary | None:
             if m.hw.usd_per_hour is not None:  # else the summary says the cost is unknown
                 attrs.update({c.COST_USD: summary.total_cost_usd,
                               c.IDLE_COST_USD: summary.idle_cost_usd})
-            from ..exporters._health import dropped_spans
+            from ..guard import dropped_spans
 
             print(render_summary(attrs, title="mlcost: inference",
                                  dropped_spans=dropped_spans()), file=sys.stderr)

@@ -42,7 +42,7 @@ class RunSummary:
     attributes: dict[str, Any] = field(repr=False)
 
     def __str__(self) -> str:
-        from ...exporters._health import dropped_spans
+        from ...guard import dropped_spans
         from ..console_summary import render_summary
 
         text: str = render_summary(self.attributes, title=f"mlcost: training run {self.name!r}",
