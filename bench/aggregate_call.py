@@ -60,7 +60,7 @@ def main() -> None:
                     mlcost.configure(aggregate=name == names[2])
                 best[name] = min(best[name], per_call(bare if name == names[0] else call,
                                                       args.calls))
-        inf._shutdown_meter()
+        inf.shutdown_meter()
     provider.shutdown()
     base = best[names[0]]
     print(f"`python bench/aggregate_call.py --calls {args.calls} --repeats {args.repeats}`, "

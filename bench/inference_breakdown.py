@@ -54,7 +54,7 @@ def main() -> None:
         pass
 
     predict()  # starts the process meter
-    meter = inf._meter
+    meter = inf.current_meter()
     assert meter is not None
     alloc, sampler = meter.allocator, meter.sampler
     own = sampler.span_attributes(sampler.snapshot(), sampler.snapshot(), implied=False)
@@ -87,7 +87,7 @@ def main() -> None:
              per_call_us(with_reading)),
             ("+ the rest: call site, InferenceCall, metric totals = the whole "
              "`track_inference` call", per_call_us(predict))]
-    inf._shutdown_meter()
+    inf.shutdown_meter()
     print("| piece | us per call |\n|---|---|")
     for name, us in rows:
         print(f"| {name} | {us:.1f} |")

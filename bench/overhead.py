@@ -113,7 +113,7 @@ def bench_inference(n: int, repeats: int) -> tuple[float, float, float, int]:
         return (time.perf_counter() - t) / n
 
     samples = [(wrapped(), bare(), bare_same_attributes()) for _ in range(repeats)]
-    inf._shutdown_meter()
+    inf.shutdown_meter()
     return (min(s[0] for s in samples), min(s[1] for s in samples),
             min(s[2] for s in samples), len(same))
 

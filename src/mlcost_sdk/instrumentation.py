@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from .costmodel.training import FLOPS_PER_PARAM_TOKEN
 from .guard import capture_internal_exceptions, record_internal_error
-from .runtime.inference import _NOOP as NOOP_CALL
-from .runtime.inference import InferenceCall
-from .runtime.inference import _CallSite as CallSite
-from .runtime.inference import _NoopCall as NoopCall
+from .runtime.inference import NOOP_CALL, CallSite, InferenceCall, NoopCall
 from .runtime.llm import LlmCall, LlmSite
 from .runtime.training import TrainingRun, current_run
 from .sampling import get_sampler

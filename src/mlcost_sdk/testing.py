@@ -74,15 +74,15 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
     cap = Capture()
     saved = (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
              config._meter)
-    inference._shutdown_meter()
+    inference.shutdown_meter()
     config._reset_for_tests()
     try:
         config.configure(tracer_provider=cap.tracer_provider, meter_provider=cap.meter_provider,
                          **configure_kwargs)
         yield cap
-        inference._shutdown_meter()  # emits the final idle span while captured
+        inference.shutdown_meter()  # emits the final idle span while captured
     finally:
-        inference._shutdown_meter()
+        inference.shutdown_meter()
         (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
          config._meter) = saved
         if config._meter is not None:

@@ -34,14 +34,14 @@ def configured(tp: TracerProvider, **kwargs: Any) -> Iterator[InMemoryMetricRead
     reader = InMemoryMetricReader()
     saved = (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
              config._meter)
-    inf._shutdown_meter()
+    inf.shutdown_meter()
     config._reset_for_tests()
     try:
         config.configure(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]),
                          tags=FULL_TAGS, price=3.6, **kwargs)
         yield reader
     finally:
-        inf._shutdown_meter()
+        inf.shutdown_meter()
         (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
          config._meter) = saved
 
@@ -93,7 +93,7 @@ def run_burst(tmp_path: Path, threads: int, calls: int, queue: int) -> None:
     shed_before = dropped_spans_by_reason().get("queue_full", 0)
     with configured(tp) as reader:
         burst(threads, calls)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
         counted = counter_total(reader)
     tp.shutdown()  # the shed ledger's last window goes out with the final flush
     assert dropped_spans_by_reason().get("queue_full", 0) > shed_before  # detail was shed
@@ -140,7 +140,7 @@ def test_failed_exports_are_carried_until_the_exporter_is_back(tmp_path: Path) -
         assert tp.force_flush(30_000)
         flaky.down = False
         burst(1, 10)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     tp.shutdown()
     assert_exact(report(path), final, 210)
 
@@ -155,7 +155,7 @@ def test_a_second_exporter_that_delivered_everything_counts_nothing_twice(
                                          shutdown_timeout_s=60))
     with configured(tp):
         burst(4, 300)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     tp.shutdown()
     roomy_records = load([str(roomy)]).records
     assert not any(r.attributes.get(c.RECORD) for r in roomy_records)

@@ -56,7 +56,7 @@ def _serve(calls: int, threads: int, *, aggregate: bool | None = None) -> None:
 def test_report_total_equals_in_process_total_in_both_modes(aggregate: bool) -> None:
     with capture(tags=FULL_TAGS, price=3.6, aggregate=aggregate) as cap:
         _serve(2_000, 4)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     assert final is not None and final.requests == 2_000
     stats = report_total(cap.exporter.get_finished_spans())
     assert stats.requests == 2_000
@@ -81,7 +81,7 @@ def test_aggregate_mode_keeps_a_span_for_calls_in_a_sampled_trace() -> None:
                 pass
         with mlcost.inference("predict", model="bert"):  # not in a trace: ledger only
             pass
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     (span,) = cap.spans(c.KIND_INFERENCE)
     assert span.attributes[c.COST_IN_LEDGER] is True and span.attributes[c.COST_USD] > 0
     records = cap.records()  # one, or two if the ledger thread closed a window in between
@@ -245,7 +245,7 @@ def test_calls_the_applications_sampler_drops_still_count_once(aggregate: bool) 
     with capture(tags=FULL_TAGS, price=3.6, aggregate=aggregate):
         mlcost.configure(tracer_provider=tp)
         _serve(600, 3)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     spans = exporter.get_finished_spans()
     kept = [s for s in spans if (s.attributes or {}).get(c.KIND) == c.KIND_INFERENCE
             and (s.attributes or {}).get(c.RECORD) is None]

@@ -51,7 +51,7 @@ def test_serving_warns_and_its_exit_summary_says_cost_unknown(
         warnings.simplefilter("always")
         with mlcost.inference("predict"):
             pass
-        inf._shutdown_meter()
+        inf.shutdown_meter()
     assert "serving (inference) has no price" in _no_price_warnings(record)[0]
     err = capsys.readouterr().err
     assert f"unknown — no price set ({HOW})" in err and "$0.00" not in err

@@ -32,7 +32,7 @@ def _serve_and_fail(path: Path, **settings: object) -> bytes:
     with pytest.raises(RuntimeError), \
             mlcost.training_run("t", tags={"experiment_id": "e"}):
         raise RuntimeError(f"loader failed: {SECRETS['error']} {SECRETS['body']}")
-    inference._shutdown_meter()
+    inference.shutdown_meter()
     assert mlcost.flush(timeout_s=30)
     config._reset_for_tests()
     return path.read_bytes()

@@ -139,7 +139,7 @@ def test_starting_a_call_twice_does_not_leave_a_phantom_request_in_flight() -> N
         clock.advance(1.0)
         call.end()
         clock.advance(10.0)
-        final = inference._shutdown_meter()
+        final = inference.shutdown_meter()
     assert final is not None and final.requests == 1
     assert final.idle_cost_usd == pytest.approx(10 * 3.6 / 3600)
 

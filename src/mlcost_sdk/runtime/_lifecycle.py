@@ -49,7 +49,7 @@ def shutdown(*, end_runs: BaseException | None = None) -> None:
             works.extend(functools.partial(run._abort, end_runs) for run in training.open_runs())
         # Runs end and the idle span is emitted first, on bounded threads too: a signal may
         # have interrupted the main thread while it held one of their locks.
-        _deadline.run_bounded([*works, inference._shutdown_meter], _deadline.remaining())
+        _deadline.run_bounded([*works, inference.shutdown_meter], _deadline.remaining())
         config._shutdown_providers()
         from ..exporters._health import abandon_all
 

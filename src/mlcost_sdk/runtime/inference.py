@@ -130,7 +130,7 @@ class InferenceSummary:
         return self.idle_cost_usd / total if total > 0 else None
 
 
-class _Meter:
+class ServingState:
     """Process-wide inference state: hardware, allocator, idle emission."""
 
     def __init__(self, s: Settings) -> None:
@@ -266,16 +266,16 @@ class _Meter:
 
 
 _meter_lock = threading.Lock()
-_meter: _Meter | None = None
+_meter: ServingState | None = None
 
 
-def _get_meter() -> _Meter:
+def _get_meter() -> ServingState:
     global _meter
     m = _meter
     if m is None:
         with _meter_lock:
             if _meter is None:
-                _meter = _Meter(settings())
+                _meter = ServingState(settings())
             m = _meter
     return m
 
@@ -305,6 +305,12 @@ def _after_fork_in_child() -> None:
             m.restart_in_child()
 
 
+def current_meter() -> ServingState | None:
+    """The live process-wide serving state, or None before the first call (or after
+    shutdown_meter())."""
+    return _meter
+
+
 def inference_summary() -> InferenceSummary | None:
     """Process-wide figures: requests, their cost, idle cost, realized cost per request."""
     m = _meter
@@ -320,7 +326,7 @@ def flush_idle() -> None:
             m.flush_idle()
 
 
-def _shutdown_meter() -> InferenceSummary | None:
+def shutdown_meter() -> InferenceSummary | None:
     """Close the process meter (at exit, or in tests): emit the final idle span; returns the
     final summary."""
     global _meter
@@ -346,13 +352,16 @@ def _shutdown_meter() -> InferenceSummary | None:
     return summary
 
 
+_shutdown_meter = shutdown_meter  # temporary alias: tests move to mlcost_sdk.testing helpers
+
+
 class InferenceCall(CurrentSpanCall):
     """One inference request. ``with``/``async with``; ``call.add(tokens=..)`` records work."""
 
     __slots__ = ("_site", "_meter", "_acc0", "_t0", "_snap", "_span", "tokens", "samples",
                  "flops", "_extra", "_active", "adopted")
 
-    def __init__(self, site: _CallSite) -> None:
+    def __init__(self, site: CallSite) -> None:
         self._site = site
         self.tokens = 0
         self.samples = 0
@@ -485,7 +494,7 @@ class InferenceCall(CurrentSpanCall):
                 record_internal_error("inference.end_span", error)
 
 
-    def _count_in_ledger(self, m: _Meter, cost: float, exc: BaseException | None) -> None:
+    def _count_in_ledger(self, m: ServingState, cost: float, exc: BaseException | None) -> None:
         extra = self._extra or {}
         route, method = extra.get(c.HTTP_ROUTE), extra.get(c.HTTP_METHOD)
         status = extra.get(c.HTTP_STATUS_CODE)
@@ -498,14 +507,14 @@ class InferenceCall(CurrentSpanCall):
                      error=failed, tokens=self.tokens, samples=self.samples)
 
 
-class _NoopCall:
+class NoopCall:
     """What every wrapper returns under OTEL_SDK_DISABLED=true."""
 
     tokens = samples = 0
     adopted = False
     span: trace.Span = trace.INVALID_SPAN
 
-    def start(self) -> _NoopCall:
+    def start(self) -> NoopCall:
         return self
 
     def end(self, exc: BaseException | None = None) -> None:
@@ -517,23 +526,23 @@ class _NoopCall:
     def set_attribute(self, key: str, value: Any) -> None:
         pass
 
-    def __enter__(self) -> _NoopCall:
+    def __enter__(self) -> NoopCall:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         pass
 
-    async def __aenter__(self) -> _NoopCall:
+    async def __aenter__(self) -> NoopCall:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         pass
 
 
-_NOOP = _NoopCall()
+NOOP_CALL = NoopCall()
 
 
-class _CallSite:
+class CallSite:
     """Where requests come from (a decorated handler, a middleware): the user's tags are
     validated once, at definition; everything derived from the settings is rebuilt only when
     configure() changes them. Each call then only allocates an InferenceCall."""
@@ -554,7 +563,7 @@ class _CallSite:
         self._user_tags = validate_tags(tags, f"inference({name!r}) tags")
         self._attributes = attributes
         self._settings: Settings | None = None
-        self._meter: _Meter | None = None
+        self._meter: ServingState | None = None
         self._start_attrs: dict[str, Any] | None = {}
         self.stamped = False
         self.tracer: trace.Tracer = trace.NoOpTracer()
@@ -580,7 +589,7 @@ class _CallSite:
         self._meter = None
         self._settings = s
 
-    def ledger_identity(self, m: _Meter, route: str | None, method: str | None
+    def ledger_identity(self, m: ServingState, route: str | None, method: str | None
                         ) -> dict[str, Any]:
         """What an aggregate record of this site's calls says about them."""
         ident = {**self.static, **m.hw_attrs, c.AGGREGATE_NAME: route or self.name}
@@ -590,7 +599,7 @@ class _CallSite:
             ident[c.HTTP_METHOD] = method
         return ident
 
-    def start_attributes(self, m: _Meter) -> dict[str, Any] | None:
+    def start_attributes(self, m: ServingState) -> dict[str, Any] | None:
         if m is not self._meter:
             if self.model is not None:
                 m.models.add(self.model)
@@ -605,29 +614,29 @@ class _CallSite:
             self._meter = m
         return self._start_attrs
 
-    def full_attributes(self, m: _Meter) -> dict[str, Any]:
+    def full_attributes(self, m: ServingState) -> dict[str, Any]:
         """Every static attribute, for a span no mlcost exporter will complete."""
         self.start_attributes(m)
         return {**self.static, **m.hw_attrs}
 
-    def call(self) -> InferenceCall | _NoopCall:
+    def call(self) -> InferenceCall | NoopCall:
         s = settings()
         if s is not self._settings:
             self._bind(s)
         if self.disabled:
-            return _NOOP
+            return NOOP_CALL
         return InferenceCall(self)
 
 
 _generations = itertools.count()
-_sites: dict[tuple[Any, ...], _CallSite] = {}
+_sites: dict[tuple[Any, ...], CallSite] = {}
 _MAX_CACHED_SITES = 512
 
 
 def inference(name: str = "inference", *, model: str | None = None,
               tags: dict[str, str] | None = None, params: float | None = None,
               attributes: dict[str, Any] | None = None,
-              aggregate: bool | None = None) -> InferenceCall | _NoopCall:
+              aggregate: bool | None = None) -> InferenceCall | NoopCall:
     """``with mlcost.inference("predict", model="bert") as call: ...`` (or ``async with``).
     ``aggregate`` overrides configure()'s setting for this call site."""
     try:
@@ -638,7 +647,7 @@ def inference(name: str = "inference", *, model: str | None = None,
         except TypeError:  # an unhashable value, e.g. a list attribute: valid, just not cached
             site, cacheable = None, False
         if site is None:
-            site = _CallSite(name, model, tags, attributes, params, aggregate)
+            site = CallSite(name, model, tags, attributes, params, aggregate)
             if cacheable and len(_sites) < _MAX_CACHED_SITES:
                 _sites[key] = site
         return site.call()
@@ -646,11 +655,11 @@ def inference(name: str = "inference", *, model: str | None = None,
         raise  # bad tags, or a required tag missing in 'error' mode: the user asked for it
     except Exception as exc:  # noqa: BLE001
         record_internal_error("inference.callsite", exc)
-        return _NOOP
+        return NOOP_CALL
 
 
 @contextmanager
-def _paying(call: InferenceCall | _NoopCall) -> Iterator[None]:
+def _paying(call: InferenceCall | NoopCall) -> Iterator[None]:
     """A generator's request, without making its span current: a context attached inside a
     generator would stay attached in the caller's code between items, and its detach would
     undo whatever the caller attached meanwhile."""
@@ -679,7 +688,7 @@ def track_inference(func: Any = None, /, *, name: str | None = None, model: str 
     span is not made current, as the generator's code runs interleaved with its caller's."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        site = _CallSite(name or fn.__qualname__, model, tags, params=params,
+        site = CallSite(name or fn.__qualname__, model, tags, params=params,
                          aggregate=aggregate)
 
         if inspect.isasyncgenfunction(fn):

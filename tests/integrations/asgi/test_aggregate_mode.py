@@ -67,7 +67,7 @@ def test_ten_thousand_requests_report_equals_the_in_process_total(aggregate: boo
         # closed meanwhile would fail a request
         with serve(app, timeout_keep_alive=600) as url:
             statuses = hammer(url, REQUESTS)
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     assert statuses == [200] * REQUESTS
     assert final is not None and final.requests == REQUESTS
     spans = cap.exporter.get_finished_spans()

@@ -51,7 +51,7 @@ def test_concurrent_requests_give_one_span_each_and_the_cost_invariant() -> None
                 ThreadPoolExecutor(8) as pool:
             scores = list(pool.map(lambda i: client.get(f"/predict/{i}").json()["score"],
                                    range(200)))
-        final = inf._shutdown_meter()
+        final = inf.shutdown_meter()
     assert scores == [2 * i for i in range(200)]
     spans = cap.spans(c.KIND_INFERENCE)
     assert len(spans) == 200
