@@ -81,12 +81,12 @@ def exported(tmp_path: Path) -> Iterator[Callable[[], bytes]]:
     mlcost.configure(tags=FULL_TAGS, price=3.6, exporters=[JsonlSpanExporter(path)])
 
     def written() -> bytes:
-        inference._shutdown_meter()
+        inference.shutdown_meter()
         assert mlcost.flush(timeout_s=60)
         return path.read_bytes()
 
     yield written
-    inference._shutdown_meter()
+    inference.shutdown_meter()
     config._reset_for_tests()
 
 
