@@ -13,7 +13,7 @@ import pytest
 
 from mlcost_sdk import guard
 from mlcost_sdk.errors import InvalidParameterError
-from mlcost_sdk.guard import OnceLog
+from mlcost_sdk.guard import Lazy, OnceLog
 
 
 def test_first_hit_per_site_only() -> None:
@@ -93,3 +93,29 @@ def test_a_forked_child_does_not_hang_on_a_lock_the_parent_held() -> None:
             pytest.fail("the forked child hung on the guard's lock")
         time.sleep(0.02)
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_lazy_makes_one_object_for_racing_threads() -> None:
+    made: list[object] = []
+    start = threading.Barrier(8)
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    lazy: Lazy[object] = Lazy(make)
+    assert lazy.peek() is None
+    got: list[object] = []
+
+    def ask() -> None:
+        start.wait(60)
+        got.append(lazy.get())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(made) == 1 and got == made * 8 and lazy.peek() is made[0]
+    assert lazy.take() is made[0] and lazy.peek() is None
+    assert lazy.get() is made[1]  # made again after take()

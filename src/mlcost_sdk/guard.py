@@ -1,6 +1,9 @@
 """Telemetry fails closed and quiet: what goes wrong inside mlcost is counted, and logged once
 per site (in the spirit of sentry-python's ``capture_internal_exceptions``).
 
+The process-wide objects mlcost makes on first use (the sampler, the inference meter) are
+:class:`Lazy`: made once under a lock that, like every lock here, is re-made in a forked child.
+
 One mechanism, :class:`OnceLog`, serves every layer: the runtime's internal errors, the
 sampler's driver errors, the values the hot path drops and the spans the exporters lose. Its
 "already logged" set is bounded (a failing device or a dead collector must not grow memory or
@@ -19,8 +22,9 @@ import os
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Generic, Protocol, TypeVar
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -37,7 +41,7 @@ class OnceLog:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._total = 0
-        _logs.add(self)
+        _holders.add(self)
 
     def hit(self, site: str, n: int = 1) -> bool:
         """Count ``n`` occurrences at ``site``; True when this is the site's first."""
@@ -65,12 +69,52 @@ class OnceLog:
         self._lock = threading.Lock()
 
 
-_logs: weakref.WeakSet[OnceLog] = weakref.WeakSet()
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """A process-wide object made by ``make`` on first :meth:`get`, once, however many threads
+    ask at the same time."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+        _holders.add(self)
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:  # checked again under the lock: only one thread makes it
+            with self._lock:
+                if self._value is None:
+                    self._value = self._make()
+                value = self._value
+        return value
+
+    def peek(self) -> T | None:
+        """The object if it was made, without making it."""
+        return self._value
+
+    def take(self) -> T | None:
+        """Forget the object (the next get() makes a new one) and return it, if it was made."""
+        with self._lock:
+            value, self._value = self._value, None
+        return value
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+
+
+class _ForkSafe(Protocol):
+    def _after_fork_in_child(self) -> None: ...
+
+
+_holders: weakref.WeakSet[_ForkSafe] = weakref.WeakSet()  # every lock here, re-made after fork
 
 
 def _after_fork_in_child() -> None:
-    for log in list(_logs):
-        log._after_fork_in_child()
+    for holder in list(_holders):
+        holder._after_fork_in_child()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

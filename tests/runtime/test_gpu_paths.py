@@ -10,6 +10,7 @@ import pytest
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import lookup_accelerator, lookup_instance
+from mlcost_sdk.guard import Lazy
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import Sampler, get_sampler
 from mlcost_sdk.sampling import sampler as sampler_module
@@ -27,7 +28,7 @@ def gpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeGpu]]:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     devices = [FakeGpu("GPU-aaaa"), FakeGpu("GPU-bbbb")]
     sampler = Sampler(nvml=FakeNvml(devices))
-    monkeypatch.setattr(sampler_module, "_shared", sampler)
+    monkeypatch.setattr(sampler_module, "_shared", Lazy(lambda: sampler))
     yield devices
     while sampler.running:
         sampler.release()

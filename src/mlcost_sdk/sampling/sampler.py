@@ -22,6 +22,7 @@ from typing import Any
 from .. import _validate as v
 from .. import conventions as c
 from ..errors import InvalidParameterError
+from ..guard import Lazy
 from ..host import effective_cpu_count
 from .cpu import PsutilBackend, cpu_model_name
 from .errorlog import ErrorLog
@@ -409,25 +410,9 @@ def checked_interval(seconds: object, name: str = "interval") -> float:
     return v.in_range(name, seconds, MIN_INTERVAL_S, MAX_INTERVAL_S, "seconds")
 
 
-_shared: Sampler | None = None
-_shared_lock = threading.Lock()
+_shared: Lazy[Sampler] = Lazy(Sampler)
 
 
 def get_sampler() -> Sampler:
     """The process-wide sampler, created on first call (it starts nothing until acquired)."""
-    global _shared
-    sampler = _shared
-    if sampler is None:
-        with _shared_lock:
-            if _shared is None:
-                _shared = Sampler()
-            sampler = _shared
-    return sampler
-
-
-def _new_shared_lock_in_child() -> None:
-    global _shared_lock
-    _shared_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_shared_lock_in_child)
+    return _shared.get()
