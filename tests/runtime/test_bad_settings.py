@@ -65,7 +65,7 @@ def test_a_broken_catalog_file_is_named_at_configure(cap: Capture, tmp_path: Pat
 
 def test_a_user_mistake_at_run_start_is_not_called_internal(
         cap: Capture, caplog: pytest.LogCaptureFixture) -> None:
-    from mlcost_sdk.runtime._safety import record_internal_error
+    from mlcost_sdk.guard import record_internal_error
 
     record_internal_error("training_run.start",
                           InvalidParameterError("Price.instance", "x", "an instance"))

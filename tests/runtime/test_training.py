@@ -10,8 +10,8 @@ from opentelemetry import trace
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import cpu_peak
+from mlcost_sdk.guard import internal_error_count
 from mlcost_sdk.runtime import ledger
-from mlcost_sdk.runtime._safety import internal_error_count
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import get_sampler
 from mlcost_sdk.testing import Capture, capture

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ... import conventions as c
-from .._safety import capture_internal_exceptions
+from ...guard import capture_internal_exceptions
 from .windows import Counts
 
 

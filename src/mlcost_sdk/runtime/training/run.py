@@ -18,14 +18,15 @@ from ... import _validate as v
 from ... import conventions as c
 from ...costmodel.training import training_flops_per_token
 from ...errors import BudgetExceeded, InvalidParameterError
+from ...guard import capture_internal_exceptions
 from .. import _instruments, ledger
 from .. import launch as launch_env
-from .._safety import capture_internal_exceptions, record_exception
 from .._sanity import count_or_zero
 from ..config import settings, tracer
 from ..hardware import Hardware, resolve
 from ..price import Price
 from ..progress import ProgressLine, Snapshot
+from ..spans import record_exception
 from ..tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
 from . import windows
 from .budget import Budget, BudgetAction, BudgetStatus, project
