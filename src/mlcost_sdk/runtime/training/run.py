@@ -30,7 +30,7 @@ from ..spans import record_exception
 from ..tags import TRAINING_REQUIRED_TAGS, enforce_required, tag_attributes, validate_tags
 from . import windows
 from .budget import Budget, BudgetAction, BudgetStatus, project
-from .summary import RunSummary, counts_only_summary, make_summary, throughput_attributes
+from .summary import RunSummary, counts_only_summary, final_attributes, make_summary
 from .windows import NEVER, SLOW_PATH_EVERY_S, Counts
 
 if TYPE_CHECKING:
@@ -467,7 +467,11 @@ class TrainingRun:
         with capture_internal_exceptions("training_run.end.budget"):
             if self._budget is not None:
                 self._check_budget(now)
-        attrs = self._final_attributes(now, stats)
+        attrs = final_attributes(self._extra_attrs, self._t0, self._counts(now), warm=self._warm,
+                                 flops_source=self.flops_source(),
+                                 usd_per_second=self._usd_per_second(), budget=self._budget,
+                                 formula=self._formula_per_token(),
+                                 peak=self._hw.peak_flops_per_s, stats=stats)
         for listener in self._end_listeners:
             with capture_internal_exceptions("training_run.end_listener"):
                 listener(self, attrs)
@@ -500,27 +504,6 @@ class TrainingRun:
         if self._settings.console_summary and self._summary is not None:
             with capture_internal_exceptions("training_run.end.console_summary"):
                 print(self._summary, file=sys.stderr)
-
-    def _final_attributes(self, now: float, stats: IntervalStats | None) -> dict[str, Any]:
-        """The run's figures: counts and cost first, plain arithmetic that cannot fail; the
-        measured extras (FLOPs, rates, hardware statistics) each guarded after them."""
-        duration = now - self._t0
-        attrs: dict[str, Any] = {
-            **self._extra_attrs, c.DURATION_S: duration, c.STEPS: self._steps,
-            c.TOKENS: self._tokens, c.SAMPLES: self._samples, c.FLOPS_SOURCE: self.flops_source(),
-        }
-        if self._hw.usd_per_hour is not None:
-            attrs[c.COST_USD] = self._hw.usd_per_second * duration
-        if self._budget is not None:
-            attrs.update(self._budget.attributes())
-        with capture_internal_exceptions("training_run.end.rates"):
-            attrs.update(throughput_attributes(self._t0, self._warm, self._counts(now),
-                                               formula=self._formula_per_token(),
-                                               peak=self._hw.peak_flops_per_s))
-        if stats is not None:
-            with capture_internal_exceptions("training_run.end.stats"):
-                attrs.update(stats.attributes())
-        return attrs
 
     def _make_summary(self, attrs: dict[str, Any], stats: IntervalStats | None) -> RunSummary:
         return make_summary(self.name, self.run_id, self._counts(0.0), self.flops_source(),

@@ -1,5 +1,5 @@
-"""What a run reports at its end: throughput over the run, and the RunSummary built from the
-span's final attributes."""
+"""What a run reports at its end: its span's final attributes (counts, cost, budget,
+throughput over the run, hardware statistics) and the RunSummary built from them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import conventions as c
+from .._safety import capture_internal_exceptions
 from ..hardware import Hardware
+from .budget import Budget
 from .windows import Counts, flops_between, rates
 
 if TYPE_CHECKING:
@@ -48,6 +50,29 @@ class RunSummary:
         text: str = render_summary(self.attributes, title=f"mlcost: training run {self.name!r}",
                                    dropped_spans=dropped_spans())
         return text
+
+
+def final_attributes(extra: dict[str, Any], t0: float, end: Counts, *, warm: Counts | None,
+                     flops_source: str, usd_per_second: float | None, budget: Budget | None,
+                     formula: float | None, peak: float | None,
+                     stats: IntervalStats | None) -> dict[str, Any]:
+    """The run's figures: counts and cost first, plain arithmetic that cannot fail; the
+    measured extras (FLOPs, rates, hardware statistics) each guarded after them."""
+    duration = end.t - t0
+    attrs: dict[str, Any] = {
+        **extra, c.DURATION_S: duration, c.STEPS: end.steps,
+        c.TOKENS: end.tokens, c.SAMPLES: end.samples, c.FLOPS_SOURCE: flops_source,
+    }
+    if usd_per_second is not None:
+        attrs[c.COST_USD] = usd_per_second * duration
+    if budget is not None:
+        attrs.update(budget.attributes())
+    with capture_internal_exceptions("training_run.end.rates"):
+        attrs.update(throughput_attributes(t0, warm, end, formula=formula, peak=peak))
+    if stats is not None:
+        with capture_internal_exceptions("training_run.end.stats"):
+            attrs.update(stats.attributes())
+    return attrs
 
 
 def throughput_attributes(t0: float, warm: Counts | None, end: Counts, *,
