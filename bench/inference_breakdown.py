@@ -45,7 +45,7 @@ def main() -> None:
     # mlcost's own set-up (its provider and span processor) with a do-nothing exporter; every
     # row below goes through that same provider.
     mlcost.configure(service_name="bench", tags=TAGS, price=1.0, exporters=[DropExporter()])
-    provider = config._tracer_provider
+    provider = config.tracer_provider()
     assert config.exports_own_spans() and provider is not None
     tracer = provider.get_tracer("bench")
 

@@ -62,7 +62,7 @@ def own_provider_tracer() -> Tracer:
     """mlcost's own set-up (its provider, its span processor) with a do-nothing exporter; the
     bare spans go through that same provider, processor and exporter."""
     mlcost.configure(service_name="bench", tags=TAGS, price=1.0, exporters=[DropExporter()])
-    provider = config._tracer_provider
+    provider = config.tracer_provider()
     assert config.exports_own_spans() and provider is not None
     return cast(Tracer, provider.get_tracer("bench"))
 
@@ -87,7 +87,7 @@ def bench_inference(n: int, repeats: int) -> tuple[float, float, float, int]:
 
     predict()  # the first call starts the process meter
     probe = Recorder()
-    config._tracer_provider.add_span_processor(probe)
+    config.tracer_provider().add_span_processor(probe)
     predict()
     same = dict(Recorder.last)
     probe.on_end = lambda span: None  # type: ignore[method-assign]

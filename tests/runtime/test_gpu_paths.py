@@ -10,11 +10,8 @@ import pytest
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import lookup_accelerator, lookup_instance
-from mlcost_sdk.guard import Lazy
-from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import Sampler, get_sampler
-from mlcost_sdk.sampling import sampler as sampler_module
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import ManualClock, capture, use_sampler
 from tests.conftest import FULL_TAGS
 from tests.sampling.fake_nvml import FakeGpu, FakeNvml
 from tests.sampling.sampling_helpers import wait_for, wait_ticks
@@ -27,11 +24,8 @@ def gpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeGpu]]:
     """Two fake GPUs behind the process-wide sampler; tests may rename them first."""
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     devices = [FakeGpu("GPU-aaaa"), FakeGpu("GPU-bbbb")]
-    sampler = Sampler(nvml=FakeNvml(devices))
-    monkeypatch.setattr(sampler_module, "_shared", Lazy(lambda: sampler))
-    yield devices
-    while sampler.running:
-        sampler.release()
+    with use_sampler(Sampler(nvml=FakeNvml(devices))):
+        yield devices
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def test_process_constants_leave_the_request_thread_but_reach_every_exporter(
         while get_sampler().snapshot().totals.ticks <= before:  # its baseline; no other
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        config._tracer_provider.add_span_processor(OnThread())
+        config.tracer_provider().add_span_processor(OnThread())
         with mlcost.inference("predict", model="m", tags={"owner": "bob"}):
             pass
         mlcost.flush()

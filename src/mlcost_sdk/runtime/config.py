@@ -266,6 +266,11 @@ def exports_own_spans() -> bool:
     return provider is not None and any(p is provider for p in _owned_providers)
 
 
+def tracer_provider() -> Any:
+    """The tracer provider mlcost's spans go to (None before the first configure())."""
+    return _tracer_provider
+
+
 def scoped_tracer(attributes: dict[str, Any]) -> trace.Tracer:
     """mlcost's tracer with ``attributes`` on its instrumentation scope: set once, carried by
     every span it starts at no cost per span."""
@@ -436,8 +441,46 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _reset_for_tests() -> None:
-    """Forget all configuration (tests only)."""
+@dataclass(frozen=True)
+class ConfigState:
+    """Everything configure() set up, as ``snapshot()`` took it (opaque: give it to
+    ``restore()``)."""
+
+    settings: Settings | None
+    tracer_provider: Any
+    meter_provider: Any
+    tracer: trace.Tracer | None
+    meter: metrics.Meter | None
+    owned_providers: tuple[Any, ...]
+    slot: Any
+    slot_provider: Any
+
+
+def snapshot() -> ConfigState:
+    """The current configuration, to put back later with ``restore()`` (``testing.capture``)."""
+    with _lock:
+        return ConfigState(_settings, _tracer_provider, _meter_provider, _tracer, _meter,
+                           tuple(_owned_providers), _slot, _slot_provider)
+
+
+def restore(state: ConfigState) -> None:
+    """Put back a configuration ``snapshot()`` took; the cost metrics go to its meter again."""
+    global _settings, _tracer_provider, _meter_provider, _tracer, _meter, _slot, _slot_provider
+    with _lock:
+        _settings, _tracer_provider, _meter_provider = (state.settings, state.tracer_provider,
+                                                        state.meter_provider)
+        _tracer, _meter, _slot, _slot_provider = (state.tracer, state.meter, state.slot,
+                                                  state.slot_provider)
+        _owned_providers[:] = state.owned_providers
+        if _meter is not None:
+            from . import _instruments
+
+            _instruments.reset(_meter)
+
+
+def reset() -> None:
+    """Forget all configuration, as in a fresh process (tests: ``mlcost_sdk.testing.reset``).
+    Providers are dropped, not shut down: they may be the application's, or a snapshot's."""
     global _settings, _tracer_provider, _meter_provider, _tracer, _meter, _slot, _slot_provider
     with _lock:
         _settings = None

@@ -1,7 +1,7 @@
 """Hardware sampling: one shared background thread reading NVML GPUs, or CPUs through psutil."""
 
 from .readings import DeviceInfo, DeviceReading, Reading
-from .sampler import Sampler, Tracker, get_sampler
+from .sampler import Sampler, Tracker, get_sampler, use_sampler
 from .stats import IntervalStats, Snapshot
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "Snapshot",
     "Tracker",
     "get_sampler",
+    "use_sampler",
 ]

@@ -15,7 +15,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -416,3 +417,17 @@ _shared: Lazy[Sampler] = Lazy(Sampler)
 def get_sampler() -> Sampler:
     """The process-wide sampler, created on first call (it starts nothing until acquired)."""
     return _shared.get()
+
+
+@contextmanager
+def use_sampler(sampler: Sampler) -> Iterator[Sampler]:
+    """Make ``sampler`` (e.g. one on a test double or a manual clock) the process-wide sampler
+    inside the block; the previous one comes back after, and ``sampler``'s thread is stopped."""
+    global _shared
+    previous, _shared = _shared, Lazy(lambda: sampler)
+    try:
+        yield sampler
+    finally:
+        _shared = previous
+        while sampler.running:  # users that never released it (a run left open)
+            sampler.release()

@@ -63,7 +63,7 @@ def collector(n: int) -> None:
     mlcost.configure(tags=TAGS, price=3.6, exporters=["otlp"])
     from mlcost_sdk.runtime import config
 
-    config._tracer_provider.add_span_processor(_Ended())
+    config.tracer_provider().add_span_processor(_Ended())
     for _ in range(n):
         with mlcost.inference("call"):
             pass
