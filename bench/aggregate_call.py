@@ -20,8 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from overhead import TAGS, DropExporter
 
 import mlcost_sdk as mlcost
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 
 
 def per_call(fn: Callable[[], object], n: int) -> float:
@@ -60,7 +59,7 @@ def main() -> None:
                     mlcost.configure(aggregate=name == names[2])
                 best[name] = min(best[name], per_call(bare if name == names[0] else call,
                                                       args.calls))
-        inf.shutdown_meter()
+        shutdown_meter()
     provider.shutdown()
     base = best[names[0]]
     print(f"`python bench/aggregate_call.py --calls {args.calls} --repeats {args.repeats}`, "

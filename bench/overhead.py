@@ -22,8 +22,7 @@ from opentelemetry.trace import Tracer
 
 import mlcost_sdk as mlcost
 from mlcost_sdk.runtime import config
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 
 TAGS = {"team": "bench", "model": "m", "environment": "dev", "cost_center": "c", "owner": "o"}
 
@@ -113,7 +112,7 @@ def bench_inference(n: int, repeats: int) -> tuple[float, float, float, int]:
         return (time.perf_counter() - t) / n
 
     samples = [(wrapped(), bare(), bare_same_attributes()) for _ in range(repeats)]
-    inf.shutdown_meter()
+    shutdown_meter()
     return (min(s[0] for s in samples), min(s[1] for s in samples),
             min(s[2] for s in samples), len(same))
 

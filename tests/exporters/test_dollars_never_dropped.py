@@ -23,8 +23,8 @@ from mlcost_sdk.exporters._health import dropped_spans_by_reason, span_processor
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
 from mlcost_sdk.reports import Stats, load, usages
 from mlcost_sdk.runtime import config, ledger
-from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime.inference import InferenceSummary
+from mlcost_sdk.testing import isolated, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 
@@ -32,18 +32,10 @@ from tests.conftest import FULL_TAGS
 def configured(tp: TracerProvider, **kwargs: Any) -> Iterator[InMemoryMetricReader]:
     """mlcost on a given tracer provider (and an in-memory meter); restored afterwards."""
     reader = InMemoryMetricReader()
-    saved = (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
-             config._meter)
-    inf.shutdown_meter()
-    config._reset_for_tests()
-    try:
+    with isolated():
         config.configure(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]),
                          tags=FULL_TAGS, price=3.6, **kwargs)
         yield reader
-    finally:
-        inf.shutdown_meter()
-        (config._settings, config._tracer_provider, config._meter_provider, config._tracer,
-         config._meter) = saved
 
 
 def burst(threads: int, calls: int) -> None:
@@ -93,7 +85,7 @@ def run_burst(tmp_path: Path, threads: int, calls: int, queue: int) -> None:
     shed_before = dropped_spans_by_reason().get("queue_full", 0)
     with configured(tp) as reader:
         burst(threads, calls)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
         counted = counter_total(reader)
     tp.shutdown()  # the shed ledger's last window goes out with the final flush
     assert dropped_spans_by_reason().get("queue_full", 0) > shed_before  # detail was shed
@@ -140,7 +132,7 @@ def test_failed_exports_are_carried_until_the_exporter_is_back(tmp_path: Path) -
         assert tp.force_flush(30_000)
         flaky.down = False
         burst(1, 10)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     tp.shutdown()
     assert_exact(report(path), final, 210)
 
@@ -155,7 +147,7 @@ def test_a_second_exporter_that_delivered_everything_counts_nothing_twice(
                                          shutdown_timeout_s=60))
     with configured(tp):
         burst(4, 300)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     tp.shutdown()
     roomy_records = load([str(roomy)]).records
     assert not any(r.attributes.get(c.RECORD) for r in roomy_records)

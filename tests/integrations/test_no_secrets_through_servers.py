@@ -21,7 +21,7 @@ import mlcost_sdk as mlcost
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
 from mlcost_sdk.integrations.asgi import MlcostMiddleware
 from mlcost_sdk.integrations.wsgi import MlcostWSGIMiddleware
-from mlcost_sdk.runtime import config, inference
+from mlcost_sdk.testing import reset, shutdown_meter
 from tests.conftest import FULL_TAGS
 from tests.integrations.asgi import uvicorn_server
 from tests.integrations.wsgi import waitress_server
@@ -77,17 +77,17 @@ def _send_secrets(base: str) -> None:
 @pytest.fixture
 def exported(tmp_path: Path) -> Iterator[Callable[[], bytes]]:
     path = tmp_path / "spans.jsonl"
-    config._reset_for_tests()
+    reset()
     mlcost.configure(tags=FULL_TAGS, price=3.6, exporters=[JsonlSpanExporter(path)])
 
     def written() -> bytes:
-        inference.shutdown_meter()
+        shutdown_meter()
         assert mlcost.flush(timeout_s=60)
         return path.read_bytes()
 
     yield written
-    inference.shutdown_meter()
-    config._reset_for_tests()
+    shutdown_meter()
+    reset()
 
 
 def _assert_clean(written: bytes, exception_events: bool) -> None:

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
-from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime.clock import ManualClock
-from mlcost_sdk.testing import Capture, capture
+from mlcost_sdk.testing import Capture, capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 
@@ -35,7 +34,7 @@ def test_two_concurrent_requests_each_pay_half() -> None:
         clock.advance(1.0)  # b alone: $1
         b.end()
         clock.advance(3.0)  # idle: $3
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     costs = {s.name: s.attributes[c.COST_USD] for s in cap.spans(c.KIND_INFERENCE)}
     assert costs == {"a": pytest.approx(2.0), "b": pytest.approx(2.0)}
     assert math.fsum(_costs(cap, c.KIND_IDLE)) == pytest.approx(3.0)
@@ -62,7 +61,7 @@ def test_request_costs_plus_idle_equal_price_times_elapsed(evts: list[tuple[str,
             clock.advance(dt)
         for call in open_calls:
             call.end()
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     if final is None:  # no request ever started the process meter
         assert cap.spans() == []
         return
@@ -90,7 +89,7 @@ def test_thousand_calls_over_threads_and_asyncio() -> None:
             return results
 
         assert sum(asyncio.run(many())) == 2 * sum(range(500))
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     spans = cap.spans(c.KIND_INFERENCE)
     assert len(spans) == 1000
     assert len({s.context.span_id for s in spans}) == 1000
@@ -153,7 +152,7 @@ def test_request_count_and_cost_metrics_match_the_spans(cap: Capture) -> None:
     for _ in range(3):
         with mlcost.inference("p"):
             pass
-    inf.shutdown_meter()
+    shutdown_meter()
     [count] = cap.metric_points(c.METRIC_REQUESTS)
     assert count.value == 3 and count.attributes[c.KIND] == c.KIND_INFERENCE
     cost = {p.attributes[c.KIND]: p.value for p in cap.metric_points(c.METRIC_COST)}

@@ -20,10 +20,9 @@ from mlcost_sdk import conventions as c
 from mlcost_sdk.exporters.jsonl import span_to_record
 from mlcost_sdk.reports import Stats, usages
 from mlcost_sdk.reports.records import parse_record
-from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime import ledger
 from mlcost_sdk.runtime.clock import ManualClock
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 
@@ -56,7 +55,7 @@ def _serve(calls: int, threads: int, *, aggregate: bool | None = None) -> None:
 def test_report_total_equals_in_process_total_in_both_modes(aggregate: bool) -> None:
     with capture(tags=FULL_TAGS, price=3.6, aggregate=aggregate) as cap:
         _serve(2_000, 4)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     assert final is not None and final.requests == 2_000
     stats = report_total(cap.exporter.get_finished_spans())
     assert stats.requests == 2_000
@@ -81,7 +80,7 @@ def test_aggregate_mode_keeps_a_span_for_calls_in_a_sampled_trace() -> None:
                 pass
         with mlcost.inference("predict", model="bert"):  # not in a trace: ledger only
             pass
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     (span,) = cap.spans(c.KIND_INFERENCE)
     assert span.attributes[c.COST_IN_LEDGER] is True and span.attributes[c.COST_USD] > 0
     records = cap.records()  # one, or two if the ledger thread closed a window in between
@@ -104,14 +103,14 @@ def test_aggregate_record_spans_its_window_and_carries_window_hardware() -> None
         call = mlcost.inference("a").start()
         clock.advance(2.0)
         call.end()
-        inf._get_meter().ledger.close()  # drive the window explicitly
+        assert mlcost.flush(timeout_s=60)  # drive the window explicitly
         (record,) = cap.records()
         assert record.attributes[c.COST_USD] == pytest.approx(2.0)
         assert record.attributes[c.LATENCY_P50_S] == pytest.approx(2.0, rel=0.02)
         assert record.attributes[c.UTILIZATION_SOURCE]
         assert record.start_time is not None and record.end_time is not None
         assert record.start_time <= record.end_time
-        inf._get_meter().ledger.close()  # an empty window emits nothing
+        assert mlcost.flush(timeout_s=60)  # an empty window emits nothing
         assert len(cap.records()) == 1
 
 
@@ -245,7 +244,7 @@ def test_calls_the_applications_sampler_drops_still_count_once(aggregate: bool) 
     with capture(tags=FULL_TAGS, price=3.6, aggregate=aggregate):
         mlcost.configure(tracer_provider=tp)
         _serve(600, 3)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     spans = exporter.get_finished_spans()
     kept = [s for s in spans if (s.attributes or {}).get(c.KIND) == c.KIND_INFERENCE
             and (s.attributes or {}).get(c.RECORD) is None]

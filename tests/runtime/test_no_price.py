@@ -9,10 +9,9 @@ import pytest
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
-from mlcost_sdk.runtime import inference as inf
 from mlcost_sdk.runtime import price
 from mlcost_sdk.runtime.console_summary import summary_rows
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 HOW = "configure(price=...) or MLCOST_PRICE_USD_PER_HOUR or MLCOST_INSTANCE"
@@ -51,7 +50,7 @@ def test_serving_warns_and_its_exit_summary_says_cost_unknown(
         warnings.simplefilter("always")
         with mlcost.inference("predict"):
             pass
-        inf.shutdown_meter()
+        shutdown_meter()
     assert "serving (inference) has no price" in _no_price_warnings(record)[0]
     err = capsys.readouterr().err
     assert f"unknown — no price set ({HOW})" in err and "$0.00" not in err

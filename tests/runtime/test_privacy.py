@@ -10,7 +10,7 @@ import pytest
 
 import mlcost_sdk as mlcost
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
-from mlcost_sdk.runtime import config, inference
+from mlcost_sdk.testing import reset, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 SECRETS = {"body": "sk-BODY-5ecret", "query": "token=QUERY-5ecret", "header": "Bearer HDR-5ecret",
@@ -18,7 +18,7 @@ SECRETS = {"body": "sk-BODY-5ecret", "query": "token=QUERY-5ecret", "header": "B
 
 
 def _serve_and_fail(path: Path, **settings: object) -> bytes:
-    config._reset_for_tests()
+    reset()
     mlcost.configure(tags=FULL_TAGS, price=3.6, exporters=[JsonlSpanExporter(path)],
                      **settings)  # type: ignore[arg-type]
 
@@ -32,9 +32,9 @@ def _serve_and_fail(path: Path, **settings: object) -> bytes:
     with pytest.raises(RuntimeError), \
             mlcost.training_run("t", tags={"experiment_id": "e"}):
         raise RuntimeError(f"loader failed: {SECRETS['error']} {SECRETS['body']}")
-    inference.shutdown_meter()
+    shutdown_meter()
     assert mlcost.flush(timeout_s=30)
-    config._reset_for_tests()
+    reset()
     return path.read_bytes()
 
 

@@ -14,7 +14,7 @@ from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.runtime import config, inference
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.sampling import get_sampler
-from mlcost_sdk.testing import Capture, capture
+from mlcost_sdk.testing import Capture, capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 
 EXP = {"experiment_id": "exp-1"}
@@ -139,7 +139,7 @@ def test_starting_a_call_twice_does_not_leave_a_phantom_request_in_flight() -> N
         clock.advance(1.0)
         call.end()
         clock.advance(10.0)
-        final = inference.shutdown_meter()
+        final = shutdown_meter()
     assert final is not None and final.requests == 1
     assert final.idle_cost_usd == pytest.approx(10 * 3.6 / 3600)
 

@@ -22,8 +22,7 @@ from mlcost_sdk.exporters.jsonl import span_to_record
 from mlcost_sdk.integrations.asgi import MlcostMiddleware
 from mlcost_sdk.reports import Stats, usages
 from mlcost_sdk.reports.records import parse_record
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 from tests.integrations.asgi.uvicorn_server import serve
 
@@ -67,7 +66,7 @@ def test_ten_thousand_requests_report_equals_the_in_process_total(aggregate: boo
         # closed meanwhile would fail a request
         with serve(app, timeout_keep_alive=600) as url:
             statuses = hammer(url, REQUESTS)
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     assert statuses == [200] * REQUESTS
     assert final is not None and final.requests == REQUESTS
     spans = cap.exporter.get_finished_spans()

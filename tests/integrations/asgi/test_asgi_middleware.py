@@ -24,8 +24,7 @@ from mlcost_sdk import conventions as c
 from mlcost_sdk import guard
 from mlcost_sdk.errors import TagError
 from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware, MlcostMiddleware
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import Capture, capture
+from mlcost_sdk.testing import Capture, capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 from tests.integrations.asgi.uvicorn_server import serve
 
@@ -68,7 +67,7 @@ def test_thousand_concurrent_requests_give_thousand_spans_and_the_cost_invariant
                                                   for i in range(1000)))
 
             responses = asyncio.run(asyncio.wait_for(load(), 60))
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     assert [r.json()["score"] for r in responses] == [2 * i for i in range(1000)]
     spans = cap.spans(c.KIND_INFERENCE)
     assert len(spans) == 1000
@@ -283,7 +282,7 @@ def test_on_server_span_puts_the_cost_on_opentelemetry_asgis_server_span(cap: Ca
     assert forward.parent is not None and forward.parent.span_id == ok.context.span_id
     failed = next(s for s in costed if s.attributes[c.HTTP_STATUS_CODE] == 500)
     assert failed.status.status_code is StatusCode.ERROR
-    final = inf.shutdown_meter()
+    final = shutdown_meter()
     total = math.fsum([s.attributes[c.COST_USD] for s in costed]
                       + [s.attributes[c.COST_USD] for s in cap.spans(c.KIND_IDLE)])
     assert final is not None and final.requests == 2

@@ -9,8 +9,7 @@ from flask import Flask
 
 from mlcost_sdk import conventions as c
 from mlcost_sdk.integrations.wsgi import MlcostWSGIMiddleware
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import capture
+from mlcost_sdk.testing import capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 from tests.integrations.wsgi.waitress_server import serve
 
@@ -32,7 +31,7 @@ def test_one_record_per_route_with_errors_and_no_span_per_request() -> None:
         with serve(app) as url, httpx.Client(base_url=url, timeout=60) as client:
             assert [client.get(f"/predict/{i}").status_code for i in range(20)] == [200] * 20
             assert client.get("/boom").status_code == 500
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     assert cap.spans(c.KIND_INFERENCE) == []
     records = [r.attributes for r in cap.records()]  # a window may close mid-test: sum them
 

@@ -17,8 +17,7 @@ from opentelemetry.trace import StatusCode
 from mlcost_sdk import conventions as c
 from mlcost_sdk.errors import TagError
 from mlcost_sdk.integrations.wsgi import MlcostWSGIMiddleware
-from mlcost_sdk.runtime import inference as inf
-from mlcost_sdk.testing import Capture, capture
+from mlcost_sdk.testing import Capture, capture, shutdown_meter
 from tests.conftest import FULL_TAGS
 from tests.integrations.wsgi.waitress_server import serve
 
@@ -51,7 +50,7 @@ def test_concurrent_requests_give_one_span_each_and_the_cost_invariant() -> None
                 ThreadPoolExecutor(8) as pool:
             scores = list(pool.map(lambda i: client.get(f"/predict/{i}").json()["score"],
                                    range(200)))
-        final = inf.shutdown_meter()
+        final = shutdown_meter()
     assert scores == [2 * i for i in range(200)]
     spans = cap.spans(c.KIND_INFERENCE)
     assert len(spans) == 200
