@@ -53,8 +53,8 @@ from mlcost_sdk._version import __version__
 from mlcost_sdk.guard import count_dropped_spans
 from mlcost_sdk.guard import dropped_spans as dropped_spans  # re-exported: tests, bench read here
 from mlcost_sdk.guard import dropped_spans_by_reason as dropped_spans_by_reason
-from mlcost_sdk.runtime import _process
 from mlcost_sdk.runtime.ledger import RECORD_NAME, Ledger, LedgerRecord, absorb, carries_cost
+from mlcost_sdk.runtime.spans import stamped
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -206,7 +206,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
         """Put a span's cost into the shed ledger (never raises: this runs in the app)."""
         try:
             scope = span.instrumentation_scope
-            absorb(self._shed, span.name, _process.stamped(
+            absorb(self._shed, span.name, stamped(
                        span.attributes or {}, scope.attributes if scope is not None else None),
                    span.start_time or 0,
                    span.end_time or 0, span.status.status_code is StatusCode.ERROR,

@@ -51,7 +51,7 @@ def shutdown(*, end_runs: BaseException | None = None) -> None:
         # have interrupted the main thread while it held one of their locks.
         _deadline.run_bounded([*works, inference.shutdown_meter], _deadline.remaining())
         config._shutdown_providers()
-        from ..exporters._health import abandon_all
+        from ..exporters.pipeline import abandon_all
 
         abandon_all()  # whatever did not get out in time is counted, by reason
 

@@ -5,7 +5,7 @@ hardware reading (for a request shorter than a sampler tick, just the utilizatio
 the caller added. The configure-level tags, the hardware and the price are the same on every
 request; the call site's kind, model and tags on every request of that site, and they ride on
 the site's tracer (its instrumentation scope, set once). All of it is added to each inference
-span on the exporter's thread (``exporters/_stamp.py``) and on the span processor's shed path,
+span on the exporter's thread (``exporters/pipeline.py``) and on the span processor's shed path,
 so the OpenTelemetry SDK does not validate a dozen identical attributes per request on the
 application's thread. What leaves the process is unchanged: every exported span carries them.
 

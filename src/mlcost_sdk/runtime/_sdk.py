@@ -80,7 +80,7 @@ def make_span_exporter(spec: Any) -> Any | None:
 
 def _stamped(spec: str) -> Any:
     """The exporter ``spec`` names, rebuilt (in a forked child) as ExporterSlot wraps it."""
-    from ..exporters._stamp import StampingExporter
+    from ..exporters.pipeline import StampingExporter
 
     exporter = make_span_exporter(spec)
     assert exporter is not None  # "none" gets no processor, so never a remake
@@ -97,8 +97,7 @@ class ExporterSlot:
         self._processors: tuple[Any, ...] = ()
 
     def replace(self, specs: Sequence[Any]) -> None:
-        from ..exporters._health import span_processor
-        from ..exporters._stamp import StampingExporter
+        from ..exporters.pipeline import StampingExporter, span_processor
 
         built = [(spec, make_span_exporter(spec)) for spec in specs]  # a bad name raises first
         # An exporter mlcost built by name is rebuilt in a forked child (its own connections);

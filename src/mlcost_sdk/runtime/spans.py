@@ -1,4 +1,6 @@
-"""How a span the runtime or an integration opened records the user's exception."""
+"""What spans carry: how a span the runtime or an integration opened records the user's
+exception, and (``stamped``) the attributes every inference span of this process shares,
+which the export pipeline adds on its way out (``mlcost_sdk.exporters.pipeline``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from typing import Any
 from opentelemetry.trace import Status, StatusCode
 
 from .. import conventions as c
+from ._process import stamped
 from .config import settings
+
+__all__ = ["record_exception", "stamped"]
 
 
 def record_exception(span: Any, exc: BaseException) -> None:

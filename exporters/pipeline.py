@@ -1,6 +1,10 @@
-"""Adds the process constants to inference spans on their way out (see runtime/_process.py).
+"""What the runtime builds mlcost's export pipeline from: each exporter wrapped in a
+:class:`StampingExporter`, attached with :func:`span_processor` (bounded, counting what it
+drops, carrying the cost of what it sheds), and :func:`abandon_all` at a hard exit.
 
-Runs on the batch processor's worker thread, not the application's: one dict merge per span.
+StampingExporter adds the process constants to inference spans on their way out (see
+``mlcost_sdk.runtime.spans.stamped``). It runs on the batch processor's worker thread, not the
+application's: one dict merge per span.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from mlcost_sdk.runtime import _process
+from mlcost_sdk.runtime.spans import stamped
+
+from ._health import abandon_all, span_processor
+
+__all__ = ["StampingExporter", "abandon_all", "span_processor"]
 
 
 class StampingExporter(SpanExporter):
@@ -58,7 +66,7 @@ def _plain_attributes(span: ReadableSpan) -> Mapping[str, Any]:
 def _stamp(span: ReadableSpan) -> ReadableSpan:
     attrs = _plain_attributes(span)
     scope = span.instrumentation_scope
-    full = _process.stamped(attrs, scope.attributes if scope is not None else None)
+    full = stamped(attrs, scope.attributes if scope is not None else None)
     if full is attrs:
         return span
     if _COPY_STATE:  # this runs on the worker thread, but under the application's GIL
