@@ -11,10 +11,10 @@ import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
 from mlcost_sdk.catalog import lookup_accelerator, lookup_instance
 from mlcost_sdk.sampling import Sampler, get_sampler
-from mlcost_sdk.testing import ManualClock, capture, use_sampler
+from mlcost_sdk.testing import ManualClock, capture, tick_sampler, use_sampler
 from tests.conftest import FULL_TAGS
 from tests.sampling.fake_nvml import FakeGpu, FakeNvml
-from tests.sampling.sampling_helpers import wait_for, wait_ticks
+from tests.sampling.sampling_helpers import wait_for
 
 EXP = {"experiment_id": "gpu-1"}
 
@@ -42,7 +42,7 @@ def test_known_gpus_give_catalog_peak_mfu_and_an_instance_share(
             for _ in range(4):
                 clock.advance(1.0)
                 run.step()
-            wait_ticks(gpu_sampler, 2)  # the run has GPU readings, however slow the thread
+            tick_sampler(2)  # the run has GPU readings, however slow the thread
     a = cap.span(c.KIND_TRAINING_RUN).attributes
     instance = lookup_instance("p5.48xlarge")
     h100 = lookup_accelerator("NVIDIA H100 80GB HBM3")
@@ -81,12 +81,12 @@ def test_a_driver_failing_mid_run_never_reaches_the_training_loop(
         with mlcost.training_run("t", tags=EXP) as run:
             for i in range(50):
                 if i == 10:
-                    wait_ticks(gpu_sampler, 1)
+                    tick_sampler(1)
                     gpus[0].lost = True
                     # the sampler meets the lost GPU while the run is going on
                     wait_for(lambda: gpu_sampler.errors >= 1)
                 run.step()
-            wait_ticks(gpu_sampler, 2)  # and goes on reading the other one
+            tick_sampler(2)  # and goes on reading the other one
     a = cap.span(c.KIND_TRAINING_RUN).attributes
     assert a[c.STEPS] == 50
     assert gpu_sampler.errors == 1  # met once, then the lost GPU is not asked again

@@ -8,8 +8,8 @@ import warnings
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
+from mlcost_sdk.runtime import dropped_values
 from mlcost_sdk.runtime import tags as tags_module
-from mlcost_sdk.runtime._sanity import dropped_values
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.testing import capture
 from tests.conftest import FULL_TAGS
