@@ -13,8 +13,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 # folder -> the package it is installed as (pyproject's package-dir)
 FOLDERS = {ROOT / "src" / "mlcost_sdk": ("mlcost_sdk",),
@@ -84,9 +82,6 @@ def violations() -> list[str]:
     return found
 
 
-# Issue 13 is landing in pieces: until the last one has, the rule is reported, not enforced.
-@pytest.mark.xfail(reason="issue 13: cross-package private imports still being removed",
-                   strict=False)
 def test_no_module_imports_a_private_name_from_another_package() -> None:
     found = violations()
     assert not found, "private names imported across packages:\n" + "\n".join(found)
