@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import conventions as c
-from .._safety import capture_internal_exceptions
+from ...guard import capture_internal_exceptions
 from ..hardware import Hardware
 from .budget import Budget
 from .windows import Counts, flops_between, rates
