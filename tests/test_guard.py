@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
-import time
 
 import pytest
 
 from mlcost_sdk import guard
 from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.guard import Lazy, OnceLog
+from tests.forking import child_exit_code
 
 
 def test_first_hit_per_site_only() -> None:
@@ -85,14 +84,7 @@ def test_a_forked_child_does_not_hang_on_a_lock_the_parent_held() -> None:
             os._exit(code)
     release.set()
     holder.join(60)
-    deadline = time.monotonic() + 60
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung on the guard's lock")
-        time.sleep(0.02)
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert child_exit_code(pid, "the guard's lock") == 0
 
 
 def test_lazy_makes_one_object_for_racing_threads() -> None:

@@ -6,9 +6,7 @@ import contextlib
 import math
 import os
 import random
-import signal
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +22,7 @@ from mlcost_sdk.runtime import ledger
 from mlcost_sdk.runtime.clock import ManualClock
 from mlcost_sdk.testing import capture, shutdown_meter
 from tests.conftest import FULL_TAGS
+from tests.forking import child_exit_code
 
 
 def report_total(spans: Sequence[ReadableSpan]) -> Stats:
@@ -220,14 +219,7 @@ def test_a_forked_child_gets_a_fresh_ledger_even_if_the_lock_was_held() -> None:
             os._exit(code)
     release.set()
     holder.join(60)
-    deadline = time.monotonic() + 60
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung on the ledger")
-        time.sleep(0.02)
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert child_exit_code(pid, "the ledger") == 0
     assert book.close() == 1 and out[0].attributes[c.COST_USD] == 5.0
 
 
