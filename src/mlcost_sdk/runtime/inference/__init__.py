@@ -14,7 +14,6 @@ from .call import NOOP_CALL, CallSite, InferenceCall, NoopCall
 from .decorator import inference, track_inference
 from .process import (
     ServingState,
-    _shutdown_meter,
     current_meter,
     flush_idle,
     inference_summary,
@@ -29,7 +28,6 @@ __all__ = [
     "InferenceSummary",
     "NoopCall",
     "ServingState",
-    "_shutdown_meter",
     "current_meter",
     "flush_idle",
     "inference",

@@ -247,7 +247,4 @@ def _print_summary(m: ServingState, summary: InferenceSummary) -> None:
           file=sys.stderr)
 
 
-_shutdown_meter = shutdown_meter  # temporary alias: tests move to mlcost_sdk.testing helpers
-
-
 os.register_at_fork(after_in_child=_after_fork_in_child)
