@@ -67,7 +67,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("meter_provider", None, "None",
             "a MeterProvider to send mlcost's metrics to",
             note="the application's, else mlcost's own"),
-    Setting("clock", None, "SystemClock()", "time source (tests pass a ManualClock)"),
+    Setting("clock", None, "SystemClock()",
+            "time source (tests pass mlcost_sdk.testing.ManualClock)"),
     Setting("shutdown_timeout_s", "MLCOST_SHUTDOWN_TIMEOUT_S", "1.5",
             "the one bound on all flushes and shutdowns at exit (and SIGTERM), together: what "
             "is not delivered by then is counted and dropped"),

@@ -404,7 +404,7 @@ def _checked_dtype(dtype: object) -> str:
 def _checked_clock(clock: object) -> Clock:
     if not all(callable(getattr(clock, m, None)) for m in ("monotonic", "time_ns")):
         raise InvalidParameterError("clock", clock, "an object with monotonic() and time_ns() "
-                                    "(mlcost_sdk.runtime.clock.ManualClock, SystemClock)")
+                                    "(mlcost_sdk.testing.ManualClock, SystemClock)")
     return clock  # type: ignore[return-value]
 
 
