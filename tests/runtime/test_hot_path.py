@@ -8,6 +8,7 @@ import warnings
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
+from mlcost_sdk.guard import OnceLog
 from mlcost_sdk.runtime import dropped_values
 from mlcost_sdk.runtime import tags as tags_module
 from mlcost_sdk.runtime.clock import ManualClock
@@ -45,7 +46,7 @@ def test_bad_work_on_an_inference_call_is_dropped() -> None:
 
 def test_user_tags_are_capped_so_mlcost_attributes_survive() -> None:
     many = {**FULL_TAGS, **{f"t{i:03d}": "v" for i in range(200)}}
-    tags_module._capped_warned = False
+    tags_module._capped_warned = OnceLog(max_sites=1)
     with capture(price=3.6) as cap, warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with mlcost.training_run("t", tags={**many, **EXP}) as run:

@@ -9,6 +9,7 @@ import pytest
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
+from mlcost_sdk.guard import OnceLog
 from mlcost_sdk.runtime import price
 from mlcost_sdk.runtime.console_summary import summary_rows
 from mlcost_sdk.testing import capture, shutdown_meter
@@ -21,7 +22,7 @@ HOW = "configure(price=...) or MLCOST_PRICE_USD_PER_HOUR or MLCOST_INSTANCE"
 def _no_price_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MLCOST_PRICE_USD_PER_HOUR", "MLCOST_INSTANCE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(price, "_no_price_warned", False)
+    monkeypatch.setattr(price, "_no_price", OnceLog(max_sites=1))
 
 
 def _no_price_warnings(record: list[warnings.WarningMessage]) -> list[str]:
@@ -88,7 +89,7 @@ def test_the_warning_points_at_the_application_line() -> None:
 
 def test_an_unpriced_llm_model_warns_once_with_how_to_price_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(price, "_unpriced_models", set())
+    monkeypatch.setattr(price, "_unpriced_models", OnceLog(max_sites=100))
     with capture(tags=FULL_TAGS), warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         for _ in range(3):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import warnings
 from dataclasses import dataclass
 
 from .. import _validate as v
 from ..errors import ConfigError
+from ..guard import OnceLog
 
 # One text for the warning and the summary's cost row, so they never drift apart.
 HOW_TO_SET_PRICE = "configure(price=...) or MLCOST_PRICE_USD_PER_HOUR or MLCOST_INSTANCE"
@@ -20,34 +20,27 @@ class NoPriceWarning(UserWarning):
     """A run or serving process started with no price: its cost is unknown (warned once)."""
 
 
-_no_price_lock = threading.Lock()
-_no_price_warned = False
+_no_price = OnceLog(max_sites=1)
 
 
 def warn_no_price(what: str) -> None:
     """Warn once per process that ``what`` has no price, and how to set one."""
-    global _no_price_warned
-    with _no_price_lock:
-        if _no_price_warned:
-            return
-        _no_price_warned = True
+    if not _no_price.hit("no price"):
+        return
     # Swallowed if the application turned warnings into errors: telemetry never raises.
     with contextlib.suppress(Warning):
         warnings.warn(f"mlcost: {what} has no price, so its cost is unknown; set one with "
                       f"{HOW_TO_SET_PRICE}", NoPriceWarning, stacklevel=_user_stacklevel())
 
 
-_unpriced_models: set[tuple[str, str]] = set()
+_unpriced_models = OnceLog(max_sites=100)
 
 
 def warn_no_token_price(provider: str, model: str) -> None:
     """Warn once per (provider, model) that an LLM call has no token price, and how to give one
     (a bounded set: a process calling thousands of unknown models warns for the first 100)."""
-    key = (provider, model)
-    with _no_price_lock:
-        if key in _unpriced_models or len(_unpriced_models) >= 100:
-            return
-        _unpriced_models.add(key)
+    if not _unpriced_models.hit(f"{provider}/{model}"):
+        return
     with contextlib.suppress(Warning):
         warnings.warn(f"mlcost: LLM calls to {provider}/{model} have no token price (genai-prices "
                       "does not know the model), so their cost is unknown; give one with "

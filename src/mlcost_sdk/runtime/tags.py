@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from .. import conventions as c
 from ..errors import TagError
+from ..guard import OnceLog
 
 DEFAULT_REQUIRED_TAGS: tuple[str, ...] = ("team", "model", "environment", "cost_center", "owner")
 TRAINING_REQUIRED_TAGS: tuple[str, ...] = ("experiment_id",)
@@ -57,7 +58,7 @@ def environment_group(value: str) -> str:
     return _ENVIRONMENT_GROUPS.get(name, name)
 
 
-_warned: set[tuple[str, tuple[str, ...]]] = set()
+_missing_warned = OnceLog()  # one warning per (what, missing tags)
 
 
 def enforce_required(tags: Tags, required: Iterable[str], policy: str, what: str) -> None:
@@ -69,8 +70,7 @@ def enforce_required(tags: Tags, required: Iterable[str], policy: str, what: str
         return
     if policy == "error":
         raise TagError(f"{what} is missing required tags: {', '.join(missing)}")
-    if (what, missing) not in _warned:
-        _warned.add((what, missing))
+    if _missing_warned.hit(f"{what}: {', '.join(missing)}"):
         warnings.warn(f"mlcost: {what} is missing required tags: {', '.join(missing)}",
                       MissingTagsWarning, stacklevel=4)
 
@@ -78,15 +78,13 @@ def enforce_required(tags: Tags, required: Iterable[str], policy: str, what: str
 # OTel keeps 128 attributes a span by default and evicts the *oldest* past that: mlcost.kind
 # first. Capping the user's tags keeps mlcost's own attributes (about 50 at most) on the span.
 MAX_TAGS = 64
-_capped_warned = False
+_capped_warned = OnceLog(max_sites=1)
 
 
 def _capped(tags: Tags) -> Tags:
-    global _capped_warned
     first = [k for k in (*DEFAULT_REQUIRED_TAGS, *TRAINING_REQUIRED_TAGS) if k in tags]
     keep = first + [k for k in tags if k not in first][:MAX_TAGS - len(first)]
-    if not _capped_warned:
-        _capped_warned = True
+    if _capped_warned.hit("capped"):
         warnings.warn(f"mlcost: {len(tags)} tags on one span; only {MAX_TAGS} are kept "
                       f"(required ones first), so mlcost's own attributes survive the "
                       "span attribute limit. Dropped: "
