@@ -1,9 +1,11 @@
 """The cost model: pure functions and frozen dataclasses, no I/O.
 
 Each ``estimate_*`` returns a frozen result whose ``as_dict()`` keys are those of
-``mlcost estimate ... --json``. Out-of-range input raises InvalidParameterError naming the
-parameter and its allowed range. A month is 730 hours unless the caller says otherwise (LLM
-estimates count a month in days, 30 by default); results say which they used.
+``mlcost estimate ... --json`` (fields are named by docs/architecture.md's rule; a renamed field
+keeps its published JSON key and its old attribute name, deprecated). Out-of-range input
+raises InvalidParameterError naming the parameter and its allowed range. A month is 730 hours
+unless the caller says otherwise (LLM estimates count a month in days, 30 by default); results
+say which they used.
 """
 
 from ._units import MONTH_HOURS, SECONDS_PER_HOUR, usd_per_second
