@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -58,3 +59,54 @@ def test_integrations_import_mlcost_sdk_only_through_its_allowed_modules() -> No
             offending += [f"{path.name}: {n}" for n in names
                           if n.split(".")[0] == "mlcost_sdk" and n not in ALLOWED]
     assert offending == []
+
+
+def _asgi() -> object:
+    from starlette.applications import Starlette
+
+    from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
+    return MlcostASGIMiddleware(Starlette())
+
+
+def _lightning() -> object:
+    from mlcost_sdk.integrations.lightning import MlcostCallback
+    return MlcostCallback()
+
+
+def _transformers() -> object:
+    from mlcost_sdk.integrations.transformers import MlcostCallback
+    return MlcostCallback()
+
+
+def _torch() -> object:
+    import torch
+
+    from mlcost_sdk.integrations import torch as mt
+    model = torch.nn.Linear(2, 2)
+    return mt.instrument(model, torch.optim.SGD(model.parameters(), lr=0.1)).remove()
+
+
+def _openai() -> object:
+    import openai
+
+    from mlcost_sdk.integrations.openai import instrument
+    return instrument(openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1"),
+                      input_usd_per_1k=1.0, output_usd_per_1k=1.0)
+
+
+SETUPS = [pytest.param("asgi", _asgi), pytest.param("torch", _torch),
+          pytest.param("openai", _openai),
+          pytest.param("lightning", _lightning, marks=pytest.mark.slow),  # heavy imports
+          pytest.param("transformers", _transformers, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize(("integration", "setup"), SETUPS)
+def test_each_integration_checks_its_framework_version_where_the_user_sets_it_up(
+        integration: str, setup: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = SUPPORTED[integration][0]
+    monkeypatch.setitem(SUPPORTED, integration, (dist, "0.0.1", "0.0.2"))
+    monkeypatch.setattr(_instrumentor, "_checked", set())
+    with pytest.warns(RuntimeWarning, match=f"integrations.{integration} supports {dist} ") \
+            as caught:
+        setup()
+    assert [w.filename for w in caught] == [__file__]  # the user's line, not mlcost's
