@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from mlcost_sdk.costmodel import estimate_inference, estimate_training, usd_per_second
+from mlcost_sdk.costmodel import (
+    estimate_inference,
+    estimate_tco,
+    estimate_training,
+    usd_per_second,
+)
 from mlcost_sdk.errors import InvalidParameterError
 
 TRAINING: dict[str, Any] = dict(params=7e9, tokens=1e12, gpus=8, mfu=0.4)
@@ -43,6 +48,18 @@ def test_old_attribute_names_read_the_new_fields_with_a_warning() -> None:
         assert served.instance_hour_usd == served.instance_usd_per_hour
     with pytest.deprecated_call():
         assert served.monthly_compute_usd == served.compute_monthly_usd
+    with pytest.deprecated_call():
+        assert served.hourly_cost_usd == served.fleet_usd_per_hour
+    assert served.as_dict()["hourly_cost_usd"] == served.fleet_usd_per_hour
+
+
+def test_tco_engineer_rate_keeps_its_old_name_and_json_key() -> None:
+    est = estimate_tco(compute_monthly_usd=10_000, managed_premium=0.3,
+                       engineer_annual_usd=200_000, self_hosted_hours_per_week=10,
+                       managed_hours_per_week=2)
+    with pytest.deprecated_call():
+        assert est.engineer_hourly_usd == est.engineer_usd_per_hour
+    assert est.as_dict()["engineer_hourly_usd"] == est.engineer_usd_per_hour
 
 
 @pytest.mark.parametrize(("name", "value"), [("gpu_hour_usd", -1.0),

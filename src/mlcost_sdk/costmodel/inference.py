@@ -50,7 +50,7 @@ class InferenceEstimate(Estimate):
     idle_buffer: float  # share of capacity kept free as headroom
     overhead: float  # share added to compute for load balancers, monitoring...
     month_hours: float
-    hourly_cost_usd: float
+    fleet_usd_per_hour: float  # instances x price x (1 + overhead)
     effective_rps: float
     cost_per_request_at_capacity_usd: float
     compute_monthly_usd: float
@@ -65,9 +65,11 @@ class InferenceEstimate(Estimate):
     price_source: str  # "user" or "catalog:<instance>"
 
     json_keys = {"instance_usd_per_hour": "instance_hour_usd",
+                 "fleet_usd_per_hour": "hourly_cost_usd",
                  "compute_monthly_usd": "monthly_compute_usd"}
     instance_hour_usd = field_alias("instance_hour_usd", "instance_usd_per_hour")
     monthly_compute_usd = field_alias("monthly_compute_usd", "compute_monthly_usd")
+    hourly_cost_usd = field_alias("hourly_cost_usd", "fleet_usd_per_hour")
 
 
 @renamed_parameters(instance_hour_usd="instance_usd_per_hour")
@@ -109,7 +111,7 @@ def estimate_inference(
         idle_buffer=buffer,
         overhead=extra,
         month_hours=hours,
-        hourly_cost_usd=hourly,
+        fleet_usd_per_hour=hourly,
         effective_rps=effective_rps,
         cost_per_request_at_capacity_usd=hourly / SECONDS_PER_HOUR / effective_rps,
         compute_monthly_usd=compute,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .. import _validate as v
-from ._estimate import Estimate
+from ._estimate import Estimate, field_alias
 from ._units import MONTHS_PER_YEAR, WEEKS_PER_YEAR
 
 WORK_HOURS_PER_WEEK = 40
@@ -25,7 +25,7 @@ class TcoEstimate(Estimate):
     compute_monthly_usd: float
     managed_premium: float  # share added to compute by the managed service
     engineer_annual_usd: float
-    engineer_hourly_usd: float
+    engineer_usd_per_hour: float
     self_hosted_hours_per_week: float
     managed_hours_per_week: float
     self_hosted_compute_annual_usd: float
@@ -37,6 +37,9 @@ class TcoEstimate(Estimate):
     winner: Literal["self-hosted", "managed"]  # managed on a tie: same cost, less to run
     difference_usd: float  # annual saving of the winner
     break_even_compute_annual_usd: float | None  # None: managed saves no hours, or no premium
+
+    json_keys = {"engineer_usd_per_hour": "engineer_hourly_usd"}
+    engineer_hourly_usd = field_alias("engineer_hourly_usd", "engineer_usd_per_hour")
 
 
 def estimate_tco(*, compute_monthly_usd: float, managed_premium: float,
@@ -57,7 +60,7 @@ def estimate_tco(*, compute_monthly_usd: float, managed_premium: float,
     saved_eng = self_eng - managed_eng
     return TcoEstimate(
         compute_monthly_usd=compute, managed_premium=premium, engineer_annual_usd=salary,
-        engineer_hourly_usd=rate, self_hosted_hours_per_week=self_hours,
+        engineer_usd_per_hour=rate, self_hosted_hours_per_week=self_hours,
         managed_hours_per_week=managed_hours, self_hosted_compute_annual_usd=self_compute,
         self_hosted_engineering_annual_usd=self_eng, self_hosted_annual_usd=self_total,
         managed_compute_annual_usd=managed_compute, managed_engineering_annual_usd=managed_eng,
