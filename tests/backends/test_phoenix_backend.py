@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from mlcost_sdk import conventions as c
 from mlcost_sdk.errors import InvalidParameterError
 from mlcost_sdk.exporters import otlp
-from mlcost_sdk.exporters._health import dropped_spans, span_processor
+from mlcost_sdk.exporters._health import span_processor
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
+from mlcost_sdk.guard import dropped_spans
 from mlcost_sdk.reports.phoenix import fetch_spans
 
 from .conftest import Phoenix

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 import mlcost_sdk as mlcost
 from mlcost_sdk import conventions as c
-from mlcost_sdk.exporters._health import dropped_spans_by_reason, span_processor
+from mlcost_sdk.exporters._health import span_processor
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
+from mlcost_sdk.guard import dropped_spans_by_reason
 from mlcost_sdk.reports import Stats, load, usages
 from mlcost_sdk.runtime import config, ledger
 from mlcost_sdk.runtime.inference import InferenceSummary

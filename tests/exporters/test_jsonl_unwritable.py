@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from mlcost_sdk.exporters._health import dropped_spans, span_processor
+from mlcost_sdk.exporters._health import span_processor
 from mlcost_sdk.exporters.jsonl import JsonlSpanExporter
+from mlcost_sdk.guard import dropped_spans
 
 
 def _paths(tmp_path: Path) -> dict[str, Path]:

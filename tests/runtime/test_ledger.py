@@ -178,7 +178,6 @@ def test_checkpoints_carry_the_run_so_far_and_never_double_count() -> None:
             # (the ledger thread may add its own, at one of these instants)
             assert {10.0, 15.0} <= {_attrs(s)[c.COST_USD] for s in checkpoints} \
                 <= {0.0, 10.0, 15.0}
-            run_span = run._span
             # killed here: the report takes the latest checkpoint
             killed = report_total(checkpoints)
             assert killed.training_usd == pytest.approx(15.0) and killed.runs == 1
@@ -186,8 +185,10 @@ def test_checkpoints_carry_the_run_so_far_and_never_double_count() -> None:
         emitted = len(cap.records(c.RECORD_CHECKPOINT))
         ledger.close_all()  # an ended run emits no more checkpoints
         assert len(cap.records(c.RECORD_CHECKPOINT)) == emitted
+    run_span = cap.span(c.KIND_TRAINING_RUN).context
+    assert run_span is not None
     for s in checkpoints:
-        assert s.parent is not None and s.parent.span_id == run_span.get_span_context().span_id
+        assert s.parent is not None and s.parent.span_id == run_span.span_id
         assert s.start_time == cap.span(c.KIND_TRAINING_RUN).start_time
     finished = report_total(cap.exporter.get_finished_spans())
     assert finished.training_usd == pytest.approx(16.0) and finished.runs == 1

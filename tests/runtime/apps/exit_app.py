@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 import mlcost_sdk as mlcost
-from mlcost_sdk.exporters._health import dropped_spans_by_reason
+from mlcost_sdk.guard import dropped_spans_by_reason
 
 TAGS = {"team": "t", "model": "m", "environment": "dev", "cost_center": "c", "owner": "o",
         "experiment_id": "e"}
