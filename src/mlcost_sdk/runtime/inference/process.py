@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from ... import conventions as c
-from ...guard import capture_internal_exceptions
+from ...guard import Lazy, capture_internal_exceptions
 from .. import _instruments, _process
 from ..config import Settings, on_configure, settings, tracer
 from ..hardware import Hardware, resolve
@@ -156,23 +156,15 @@ class ServingState:
         return self.summary(self._flushed_elapsed)
 
 
-_meter_lock = threading.Lock()
-_meter: ServingState | None = None
+_meter: Lazy[ServingState] = Lazy(lambda: ServingState(settings()))
 
 
 def _get_meter() -> ServingState:
-    global _meter
-    m = _meter
-    if m is None:
-        with _meter_lock:
-            if _meter is None:
-                _meter = ServingState(settings())
-            m = _meter
-    return m
+    return _meter.get()
 
 
 def _on_configure(s: Settings) -> None:
-    m = _meter
+    m = _meter.peek()
     if m is None:
         return
     m.settings = s  # idle spans carry the new tags (the clock stays the meter's own)
@@ -188,9 +180,7 @@ on_configure(_on_configure)
 
 
 def _after_fork_in_child() -> None:
-    global _meter_lock
-    _meter_lock = threading.Lock()
-    m = _meter
+    m = _meter.peek()
     if m is not None:
         with capture_internal_exceptions("inference.fork"):
             m.restart_in_child()
@@ -199,18 +189,18 @@ def _after_fork_in_child() -> None:
 def current_meter() -> ServingState | None:
     """The live process-wide serving state, or None before the first call (or after
     shutdown_meter())."""
-    return _meter
+    return _meter.peek()
 
 
 def inference_summary() -> InferenceSummary | None:
     """Process-wide figures: requests, their cost, idle cost, realized cost per request."""
-    m = _meter
+    m = _meter.peek()
     return m.summary() if m is not None else None
 
 
 def flush_idle() -> None:
     """Hand out everything accrued so far: aggregate records, idle cost."""
-    m = _meter
+    m = _meter.peek()
     if m is not None:
         with capture_internal_exceptions("inference.flush_idle"):
             m.ledger.close()
@@ -220,9 +210,7 @@ def flush_idle() -> None:
 def shutdown_meter() -> InferenceSummary | None:
     """Close the process meter (at exit, or in tests): emit the final idle span; returns the
     final summary."""
-    global _meter
-    with _meter_lock:
-        m, _meter = _meter, None
+    m = _meter.take()
     if m is None:
         return None
     summary = None
