@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from mlcost_sdk import _validate as v
+from mlcost_sdk.guard import OnceLog
 
 logger = logging.getLogger("mlcost_sdk")
 
@@ -182,7 +183,7 @@ class JsonlSpanExporter(SpanExporter):
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._closed = False
-        self._warned: set[str] = set()  # failure kinds already logged (read-only, disk full...)
+        self._warned = OnceLog()  # failure kinds already logged (read-only, disk full...)
         _exporters.add(self)
 
     def _after_fork_in_child(self) -> None:
@@ -205,8 +206,7 @@ class JsonlSpanExporter(SpanExporter):
             except OSError as exc:
                 self._close_fd()  # a torn tail is repaired on reopen
                 kind = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-                if kind not in self._warned:  # once per kind, not once per batch
-                    self._warned.add(kind)
+                if self._warned.hit(kind):  # once per kind, not once per batch
                     logger.warning("mlcost: cannot write spans to %s: %s (the spans are counted "
                                    "as dropped; this is logged once)", self.path, exc)
                 return SpanExportResult.FAILURE
