@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, Protocol, TypeVar
 
+from .errors import MlcostError
+
 logger = logging.getLogger("mlcost_sdk")
 
 MAX_SITES = 256  # sites remembered per log; past that, occurrences are counted, not logged
@@ -131,8 +133,6 @@ def internal_error_count() -> int:
 
 def record_internal_error(site: str, exc: BaseException) -> None:
     """Count an error swallowed at ``site``; the first one per site is logged."""
-    from .errors import MlcostError
-
     if not _internal_errors.hit(site):
         return
     if isinstance(exc, MlcostError):  # a setting or input of the user's: not ours
