@@ -41,7 +41,7 @@ def shutdown(*, end_runs: BaseException | None = None) -> None:
     if _done_in_pid == os.getpid():
         return
     _done_in_pid = os.getpid()
-    from . import config, inference, training
+    from . import inference, providers, training
 
     with _deadline.shared():
         works: list[Callable[[], object]] = []
@@ -50,7 +50,7 @@ def shutdown(*, end_runs: BaseException | None = None) -> None:
         # Runs end and the idle span is emitted first, on bounded threads too: a signal may
         # have interrupted the main thread while it held one of their locks.
         _deadline.run_bounded([*works, inference.shutdown_meter], _deadline.remaining())
-        config._shutdown_providers()
+        providers.shutdown()
         from ..exporters.pipeline import abandon_all
 
         abandon_all()  # whatever did not get out in time is counted, by reason

@@ -7,12 +7,11 @@ first wrapper configures from ``OTEL_*`` and ``MLCOST_*`` environment variables.
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from opentelemetry import metrics, trace
 
@@ -20,8 +19,11 @@ from .. import _deadline
 from .. import _validate as v
 from ..errors import ConfigError, InvalidParameterError
 from ..sampling.sampler import checked_interval
+from . import providers
 from .clock import Clock, SystemClock
 from .price import Price
+from .providers import exports_own_spans as exports_own_spans  # the accessors, re-exported
+from .providers import tracer_provider as tracer_provider
 from .tags import DEFAULT_REQUIRED_TAGS, Tags, validate_tags
 
 MissingTagPolicy = Literal["warn", "error", "ignore"]
@@ -54,13 +56,6 @@ class Settings:
 
 _lock = threading.RLock()
 _settings: Settings | None = None
-_tracer_provider: Any = None
-_meter_provider: Any = None
-_tracer: trace.Tracer | None = None
-_meter: metrics.Meter | None = None
-_owned_providers: list[Any] = []  # SDK providers mlcost installed (flushed at shutdown)
-_slot: Any = None  # the ExporterSlot mlcost added to _slot_provider
-_slot_provider: Any = None
 _listeners: list[Callable[[Settings], None]] = []
 
 
@@ -226,7 +221,7 @@ def configure(
         _checked_catalog()
         new = replace(base, **changes)
         if not new.disabled:  # first: a bad exporter must leave the settings as they were
-            _setup_providers(new, exporters, tracer_provider, meter_provider)
+            providers.setup(new, exporters, tracer_provider, meter_provider)
         _settings = new
         _deadline.set_timeout_s(new.shutdown_timeout_s)
         if not new.disabled:
@@ -259,95 +254,20 @@ def on_configure(listener: Callable[[Settings], None]) -> None:
     _listeners.append(listener)
 
 
-def exports_own_spans() -> bool:
-    """True when mlcost's spans go to a tracer provider mlcost installed, so every exporter
-    they reach is behind mlcost's span processor (which adds the process constants)."""
-    provider = _tracer_provider
-    return provider is not None and any(p is provider for p in _owned_providers)
-
-
-def tracer_provider() -> Any:
-    """The tracer provider mlcost's spans go to (None before the first configure())."""
-    return _tracer_provider
-
-
-def scoped_tracer(attributes: dict[str, Any]) -> trace.Tracer:
-    """mlcost's tracer with ``attributes`` on its instrumentation scope: set once, carried by
-    every span it starts at no cost per span."""
-    from .._version import __version__
-    from ..conventions import INSTRUMENTATION_SCOPE
-
-    provider = _tracer_provider
-    if provider is None:
-        return tracer()
-    return cast(trace.Tracer, provider.get_tracer(INSTRUMENTATION_SCOPE, __version__,
-                                                  attributes=attributes))
-
-
 def tracer() -> trace.Tracer:
-    t = _tracer
+    t = providers.current_tracer()
     if t is None:
         settings()
-        t = _tracer
+        t = providers.current_tracer()
     return t if t is not None else trace.NoOpTracer()
 
 
 def meter() -> metrics.Meter:
-    m = _meter
+    m = providers.current_meter()
     if m is None:
         settings()
-        m = _meter
+        m = providers.current_meter()
     return m if m is not None else metrics.NoOpMeter("mlcost_sdk")
-
-
-def _setup_providers(s: Settings, exporters: Sequence[ExporterSpec] | None,
-                     tracer_provider: Any, meter_provider: Any) -> None:
-    global _tracer_provider, _meter_provider, _tracer, _meter
-    from .._version import __version__
-    from ..conventions import INSTRUMENTATION_SCOPE
-    from . import _sdk
-
-    global _slot, _slot_provider
-    _tracer_provider, installed = _choose_provider(
-        tracer_provider, _tracer_provider, _sdk.app_has_tracer_provider,
-        trace.get_tracer_provider, lambda: _sdk.install_tracer_provider(s))
-    if installed and exporters is None:
-        exporters = _sdk.default_exporter_names()
-    if exporters is not None:
-        # One slot per provider: a second configure(exporters=...) replaces, never adds.
-        if _slot is None or _slot_provider is not _tracer_provider:
-            _slot, _slot_provider = _sdk.attach_slot(_tracer_provider), _tracer_provider
-        _slot.replace(exporters)
-
-    _meter_provider, _ = _choose_provider(
-        meter_provider, _meter_provider, _sdk.app_has_meter_provider,
-        metrics.get_meter_provider, lambda: _sdk.install_meter_provider(s))
-    _tracer = _tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
-    _meter = _meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
-    from . import _instruments
-
-    _instruments.reset(_meter)
-
-
-def _choose_provider(given: Any, current: Any, app_has: Callable[[], bool],
-                     app_provider: Callable[[], Any],
-                     install: Callable[[], Any]) -> tuple[Any, bool]:
-    """The provider passed to configure(), else the one already chosen, else the application's,
-    else one mlcost installs and owns (then True)."""
-    if given is not None:
-        return given, False
-    if current is not None:
-        return current, False
-    if app_has():
-        return app_provider(), False
-    provider = install()
-    _owned_providers.append(provider)
-    return provider, True
-
-
-def _providers() -> list[Any]:
-    return list({id(p): p for p in (_tracer_provider, _meter_provider, *_owned_providers)
-                 if p is not None}.values())
 
 
 def flush(timeout_s: float | None = None) -> bool:
@@ -356,37 +276,7 @@ def flush(timeout_s: float | None = None) -> bool:
     from . import inference
 
     inference.flush_idle()
-    return force_flush_providers(timeout_s)
-
-
-def force_flush_providers(timeout_s: float | None = None) -> bool:
-    """Hand buffered spans and metrics to the exporters, all within ``timeout_s`` together
-    (default: ``shutdown_timeout_s``); False if time ran out. A dead collector must not hurt
-    the host: each flush runs on a bounded daemon thread."""
-    left = _deadline.remaining(timeout_s)  # inside the exit window: what is left of it
-    return _deadline.run_bounded(
-        [functools.partial(p.force_flush, int(left * 1000)) for p in _providers()
-         if callable(getattr(p, "force_flush", None))], left)
-
-
-def _shutdown_providers() -> None:
-    """At exit, inside the shared deadline: shut down the providers mlcost owns, flush the
-    application's (it shuts them down itself), all at once."""
-    left = _deadline.remaining()
-    works: list[Callable[[], object]] = []
-    for p in _providers():
-        if any(p is o for o in _owned_providers):
-            works.append(functools.partial(_shutdown_one, p, left))
-        elif callable(getattr(p, "force_flush", None)):
-            works.append(functools.partial(p.force_flush, int(left * 1000)))
-    _deadline.run_bounded(works, left)
-
-
-def _shutdown_one(provider: Any, left_s: float) -> None:
-    try:
-        provider.shutdown(timeout_millis=int(left_s * 1000))  # the MeterProvider takes one
-    except TypeError:
-        provider.shutdown()
+    return providers.force_flush(timeout_s)
 
 
 def _checked_bool(name: str, value: object) -> bool:
@@ -447,45 +337,39 @@ class ConfigState:
     ``restore()``)."""
 
     settings: Settings | None
-    tracer_provider: Any
-    meter_provider: Any
-    tracer: trace.Tracer | None
-    meter: metrics.Meter | None
-    owned_providers: tuple[Any, ...]
-    slot: Any
-    slot_provider: Any
+    providers: providers.ProviderState
+
+    @property
+    def tracer_provider(self) -> Any:
+        return self.providers.tracer_provider
 
 
 def snapshot() -> ConfigState:
     """The current configuration, to put back later with ``restore()`` (``testing.capture``)."""
     with _lock:
-        return ConfigState(_settings, _tracer_provider, _meter_provider, _tracer, _meter,
-                           tuple(_owned_providers), _slot, _slot_provider)
+        return ConfigState(_settings, providers.state())
 
 
 def restore(state: ConfigState) -> None:
     """Put back a configuration ``snapshot()`` took; the cost metrics go to its meter again."""
-    global _settings, _tracer_provider, _meter_provider, _tracer, _meter, _slot, _slot_provider
+    global _settings
     with _lock:
-        _settings, _tracer_provider, _meter_provider = (state.settings, state.tracer_provider,
-                                                        state.meter_provider)
-        _tracer, _meter, _slot, _slot_provider = (state.tracer, state.meter, state.slot,
-                                                  state.slot_provider)
-        _owned_providers[:] = state.owned_providers
-        if _meter is not None:
+        _settings = state.settings
+        providers.set_state(state.providers)
+        m = providers.current_meter()
+        if m is not None:
             from . import _instruments
 
-            _instruments.reset(_meter)
+            _instruments.reset(m)
 
 
 def reset() -> None:
     """Forget all configuration, as in a fresh process (tests: ``mlcost_sdk.testing.reset``).
     Providers are dropped, not shut down: they may be the application's, or a snapshot's."""
-    global _settings, _tracer_provider, _meter_provider, _tracer, _meter, _slot, _slot_provider
+    global _settings
     with _lock:
         _settings = None
-        _tracer_provider = _meter_provider = _tracer = _meter = _slot = _slot_provider = None
-        _owned_providers.clear()
+        providers.set_state(None)
         from . import _lifecycle
 
         _lifecycle._done_in_pid = None

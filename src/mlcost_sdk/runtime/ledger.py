@@ -377,9 +377,9 @@ def _loop() -> None:
 
 
 def _flush_spans() -> None:
-    from .config import force_flush_providers
+    from .providers import force_flush
 
-    force_flush_providers(2.0)
+    force_flush(2.0)
 
 
 def _after_fork_in_child() -> None:

@@ -23,8 +23,9 @@ from ...guard import record_internal_error
 from .. import _instruments, _process
 from .._current import CurrentSpanCall
 from .._sanity import count_or_zero
-from ..config import Settings, exports_own_spans, scoped_tracer, settings, tracer
+from ..config import Settings, settings, tracer
 from ..hardware import Hardware
+from ..providers import exports_own_spans, scoped_tracer
 from ..spans import record_exception
 from ..tags import enforce_required, tag_attributes, validate_tags
 from .process import ServingState, _get_meter
