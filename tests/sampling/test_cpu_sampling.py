@@ -275,3 +275,15 @@ def test_sampler_thread_cpu_share_at_10_hz(new_sampler: NewSampler) -> None:
     time.sleep(5)
     share = (runtime_s() - cpu0) / (time.monotonic() - t0)
     assert 0 < share <= 0.01  # twice the target: this machine is shared and noisy
+
+
+def test_rss_is_read_from_a_kept_descriptor_and_follows_real_allocations() -> None:
+    backend = cpu.PsutilBackend()
+    before = backend.read(None).memory_bytes
+    assert before is not None
+    assert abs(before - psutil.Process().memory_info().rss) < 16 * 2**20
+    block = bytearray(256 * 2**20)  # touched: resident, not just reserved
+    block[::4096] = b"x" * len(block[::4096])
+    after = backend.read(None).memory_bytes
+    assert after is not None and after - before > 200 * 2**20
+    del block
