@@ -107,18 +107,9 @@ def dead() -> str:
 
 
 def hanging() -> str:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
+    from hanging_collector import hanging_collector  # bench/: the same wedged socket
 
-    def accept() -> None:
-        while True:
-            held.append(server.accept()[0])
-
-    threading.Thread(target=accept, daemon=True).start()
-    _keep.append(server)
-    return f"http://127.0.0.1:{server.getsockname()[1]}"
+    return f"http://127.0.0.1:{hanging_collector()}"
 
 
 def measure(endpoint: str, protocol: str, calls: int) -> dict[str, float]:
