@@ -18,6 +18,9 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
     # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
+    # uvicorn closes a keep-alive connection idle for 5 s; on a loaded machine a client can
+    # leave one idle that long and then send on it as the server closes it (httpx.ReadError).
+    config.setdefault("timeout_keep_alive", 600)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
