@@ -104,7 +104,7 @@ def _hex(value: int, size: int) -> str:
         return format(value, "x")
 
 
-def _record(span: ReadableSpan, attributes: dict[str, Any],
+def _record(span: ReadableSpan, attributes: Mapping[str, Any],
             event_attributes: Callable[[Mapping[str, Any] | None], dict[str, Any]],
             ) -> dict[str, Any]:
     ctx, status = span.context, span.status
@@ -139,13 +139,14 @@ def _encode_stdlib(span: ReadableSpan) -> bytes:
                       default=str).encode() + b"\n"
 
 
-def _encode_fast(span: ReadableSpan) -> bytes:
+def _encode_fast(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> bytes:
     """orjson on the attributes as they are: several times the stdlib's speed. orjson writes a
     non-finite float as ``null`` where the format wants "NaN"/"Infinity", and attribute values
     are never null, so any ``null`` beyond the ones the record's own fields hold sends the span
     down the converting path (also taken for what orjson refuses: ints over 64 bits, lone
-    surrogates)."""
-    record = _record(span, _span_attributes_as_is(span), _as_is)
+    surrogates). ``attributes`` replace the span's own (the pipeline's stamped ones)."""
+    record = _record(span, _span_attributes_as_is(span) if attributes is None else attributes,
+                     _as_is)
     try:
         line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # orjson.JSONEncodeError
@@ -155,11 +156,23 @@ def _encode_fast(span: ReadableSpan) -> bytes:
                  + (record["trace_id"] is None) * 2  # no context: no span id either
                  + (record["start_time_unix_nano"] is None)
                  + (record["end_time_unix_nano"] is None))
-    return line if line.count(b"null") == own_nulls else _encode_stdlib(span)
+    if line.count(b"null") == own_nulls:
+        return line
+    return _encode_stdlib(span) if attributes is None else _encode_stdlib(
+        _with_attributes(span, attributes))
 
 
-def _encode(spans: Sequence[ReadableSpan]) -> bytes:
-    return b"".join(map(_encode_fast, spans))
+def _with_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        attributes=attributes, events=span.events, links=span.links, kind=span.kind,
+        status=span.status, start_time=span.start_time, end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope)
+
+
+def _encode(spans: Sequence[ReadableSpan | bytes]) -> bytes:
+    """One batch: lines encoded when their span ended (see ``encode_line``) as they are."""
+    return b"".join([s if isinstance(s, bytes) else _encode_fast(s) for s in spans])
 
 
 class JsonlSpanExporter(SpanExporter):
@@ -191,7 +204,14 @@ class JsonlSpanExporter(SpanExporter):
         # descriptor stays valid: appends from both processes are still whole lines.
         self._lock = threading.Lock()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def encode_line(self, span: ReadableSpan,
+                    attributes: Mapping[str, Any] | None = None) -> bytes:
+        """The span's JSON line. mlcost's span processor calls this as the span ends and
+        queues the line instead of the span (see ``mlcost_sdk.exporters._health``);
+        ``export`` takes such lines and spans alike."""
+        return _encode_fast(span, attributes)
+
+    def export(self, spans: Sequence[ReadableSpan | bytes]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
         data = _encode(spans)

@@ -9,7 +9,7 @@ application's: one dict merge per span.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,9 +25,19 @@ __all__ = ["StampingExporter", "abandon_all", "span_processor"]
 class StampingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
+        # An exporter that can encode a span on its own (JSONL) gets it stamped as it ends.
+        self._encode: Callable[..., bytes] | None = getattr(inner, "encode_line", None)
+
+    def encode_line(self, span: ReadableSpan) -> bytes | None:
+        """The stamped span as the inner exporter's line, or None when it encodes at export."""
+        if self._encode is None:
+            return None
+        scope = span.instrumentation_scope
+        return self._encode(span, stamped(_plain_attributes(span),
+                                          scope.attributes if scope is not None else None))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self.inner.export([_stamp(s) for s in spans])
+        return self.inner.export([s if isinstance(s, bytes) else _stamp(s) for s in spans])
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)

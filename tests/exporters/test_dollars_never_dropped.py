@@ -138,6 +138,28 @@ def test_failed_exports_are_carried_until_the_exporter_is_back(tmp_path: Path) -
     assert_exact(report(path), final, 210)
 
 
+def test_lines_that_failed_to_write_are_carried_until_the_file_is_writable(
+        tmp_path: Path) -> None:
+    """The JSONL exporter's spans wait in the queue as the lines they were encoded to when
+    they ended; a failed write sheds those lines' cost (read back from the lines) the same."""
+    path = tmp_path / "spans.jsonl"
+    path.mkdir()  # the real exporter cannot open a directory: every write fails
+    tp = TracerProvider()
+    tp.add_span_processor(span_processor(JsonlSpanExporter(path), max_queue_size=64))
+    failed_before = dropped_spans_by_reason().get("export_failed", 0)
+    with configured(tp):
+        burst(2, 100)
+        assert tp.force_flush(30_000)
+        assert dropped_spans_by_reason().get("export_failed", 0) > failed_before
+        ledger.close_all()  # a window passes while it still fails: the record fails too
+        assert tp.force_flush(30_000)
+        path.rmdir()
+        burst(1, 10)
+        final = shutdown_meter()
+    tp.shutdown()
+    assert_exact(report(path), final, 210)
+
+
 def test_a_second_exporter_that_delivered_everything_counts_nothing_twice(
         tmp_path: Path) -> None:
     tiny, roomy = tmp_path / "tiny.jsonl", tmp_path / "roomy.jsonl"
