@@ -22,7 +22,6 @@ from mlcost_sdk.instrumentation import (
     CallSite,
     InferenceCall,
     NoopCall,
-    capture_internal_exceptions,
     record_internal_error,
 )
 
@@ -94,7 +93,7 @@ class HttpRequest:
             return
         self.done = True
         call = self.call
-        with capture_internal_exceptions("http.end"):
+        try:  # not capture_internal_exceptions(): a generator context manager, ~1 us a request
             call.set_attribute(c.HTTP_METHOD, self.method)  # applied with the call's own
             own = not call.adopted  # a server span's status is its owner's
             if self.route:  # on a server span too: the convention's name, not the raw path
@@ -106,4 +105,6 @@ class HttpRequest:
                 call.set_attribute(c.HTTP_STATUS_CODE, self.status)
                 if own and self.status >= 500:
                     call.span.set_status(Status(StatusCode.ERROR))
+        except Exception as error:  # noqa: BLE001 - never into the request
+            record_internal_error("http.end", error)
         call.end(exc)
