@@ -10,6 +10,11 @@ asyncio HTTP/1.1 client, far cheaper per request than the server, so the server 
 bottleneck. Trials alternate off/on and the best of each is kept (the least disturbed by other
 load on the machine).
 
+Besides requests/s, each row gives the server process's CPU per request (every thread: its
+exporter's too) and how much of it the cyclic garbage collector took, read from a ``/stats``
+route before and after the load: a span in flight holds a few dozen GC-tracked objects, and in a
+process with torch's heap the collections they trigger cost more than the span itself.
+
 Endpoints: ``/noop/{id}`` returns a small JSON object (the middleware's worst case: no work to
 hide behind); ``/predict/{id}`` also runs a small PyTorch MLP forward pass, whose own time is
 measured and printed.
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import os
 import platform
 import re
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -62,6 +70,13 @@ def serve(mode: str) -> None:
         with torch.inference_mode():
             return {"item": item_id, "label": int(model(batch).argmax())}
 
+    gc_seconds = watch_gc()
+
+    @app.get("/stats")
+    async def stats() -> dict[str, float]:
+        """The server's own CPU (every thread) and time in the cyclic GC so far."""
+        return {"cpu_s": time.process_time(), "gc_s": gc_seconds()}
+
     if mode != "off":
         import mlcost_sdk as mlcost
         from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
@@ -77,6 +92,31 @@ def serve(mode: str) -> None:
     sock.listen(2048)  # connections queue until uvicorn accepts them
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
+def watch_gc() -> Callable[[], float]:
+    """Seconds this process has spent in the cyclic garbage collector since the call."""
+    spent, began = [0.0], [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - began[0]
+
+    gc.callbacks.append(callback)
+    return lambda: spent[0]
+
+
+async def server_stats(port: int) -> dict[str, float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /stats HTTP/1.1\r\nHost: bench\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    match = _LENGTH.search(head)
+    assert match is not None, head
+    body = await reader.readexactly(int(match.group(1)))
+    writer.close()
+    return json.loads(body)  # type: ignore[no-any-return]
 
 
 async def load(port: int, path: str, requests: int, connections: int) -> float:
@@ -100,7 +140,8 @@ async def load(port: int, path: str, requests: int, connections: int) -> float:
     return per_conn * connections / (time.perf_counter() - start)
 
 
-def trial(mode: str, requests: int, connections: int) -> dict[str, float]:
+def trial(mode: str, requests: int, connections: int) -> dict[str, tuple[float, float, float]]:
+    """Per endpoint: requests/s, the server's CPU per request and its GC time per request."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
     with tempfile.TemporaryDirectory() as spans_dir:
         env["MLCOST_SPANS_PATH"] = os.path.join(spans_dir, "spans.jsonl")
@@ -113,7 +154,11 @@ def trial(mode: str, requests: int, connections: int) -> dict[str, float]:
             rates = {}
             for path in ENDPOINTS:
                 asyncio.run(load(port, path, requests // 10, connections))  # warm-up
-                rates[path] = asyncio.run(load(port, path, requests, connections))
+                before = asyncio.run(server_stats(port))
+                rate = asyncio.run(load(port, path, requests, connections))
+                after = asyncio.run(server_stats(port))
+                rates[path] = (rate, (after["cpu_s"] - before["cpu_s"]) / requests,
+                               (after["gc_s"] - before["gc_s"]) / requests)
             return rates
         finally:
             server.terminate()
@@ -143,28 +188,31 @@ def main() -> None:
     forward_ms = (time.perf_counter() - start) / 500 * 1e3
 
     modes = MODES if args.aggregate else MODES[:2]
-    best = {mode: dict.fromkeys(ENDPOINTS, 0.0) for mode in modes}
+    best = {mode: {path: (0.0, 0.0, 0.0) for path in ENDPOINTS} for mode in modes}
     for _ in range(args.trials):
         for mode in modes:
-            for path, rate in trial(mode, args.requests, args.connections).items():
-                best[mode][path] = max(best[mode][path], rate)
+            for path, figures in trial(mode, args.requests, args.connections).items():
+                best[mode][path] = max(best[mode][path], figures)  # the fastest trial
 
     print(f"`python bench/asgi_throughput.py --requests {args.requests} --connections "
           f"{args.connections} --trials {args.trials}{' --aggregate' * args.aggregate}` "
           f"on {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
-    extra = " | aggregate mode (req/s) | loss" if args.aggregate else ""
-    print("| endpoint | without mlcost (req/s) | with MlcostASGIMiddleware (req/s) "
-          f"| loss{extra} |")
-    print("|---|---|---|---|" + "---|---|" * args.aggregate)
+    print("| endpoint | set-up | req/s | loss | server CPU per request (us) | of which in the "
+          "cyclic GC (us) |")
+    print("|---|---|---|---|---|---|")
+    names = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans)",
+             "aggregate": "MlcostASGIMiddleware, aggregate mode"}
     for path in ENDPOINTS:
-        off = best["off"][path]
         label = f"`{path}/{{id}}`" + (f" (MLP forward {forward_ms:.2f} ms)"
                                        if path == "/predict" else " (no work)")
-        cells = "".join(f" {best[m][path]:,.0f} | {1 - best[m][path] / off:.1%} |"
-                        for m in modes[1:])
-        print(f"| {label} | {off:,.0f} |{cells}")
+        off = best["off"][path][0]
+        for mode in modes:
+            rate, cpu, in_gc = best[mode][path]
+            loss = "" if mode == "off" else f"{1 - rate / off:.1%}"
+            print(f"| {label} | {names[mode]} | {rate:,.0f} | {loss} | {cpu * 1e6:,.0f} "
+                  f"| {in_gc * 1e6:,.1f} |")
 
 
 if __name__ == "__main__":
