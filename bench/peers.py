@@ -81,6 +81,16 @@ def versions(python: Path, *packages: str) -> str:
                           check=True).stdout.strip()
 
 
+def versus_mlcost(added: dict[str, float], tool: str) -> str:
+    """A tool's added time as a multiple of mlcost's; none when mlcost's is within the noise
+    (the median with mlcost came out at or below the bare one)."""
+    if tool == "bare":
+        return ""
+    if added["mlcost"] <= 0:
+        return "mlcost's added time is below the run-to-run noise"
+    return f"{added[tool] / added['mlcost']:.1f}x"
+
+
 def run_training(trials: int, steps: int) -> None:
     python = venv_python("codecarbon")
     tools = ["bare", "mlcost", "codecarbon"]
@@ -95,7 +105,7 @@ def run_training(trials: int, steps: int) -> None:
     print("|---|---|---|---|")
     added = {t: statistics.median(seconds[t]) - base for t in tools}
     for tool in tools:
-        ratio = f"{added[tool] / added['mlcost']:.1f}x" if tool != "bare" else ""
+        ratio = versus_mlcost(added, tool)
         print(f"| {tool} | {statistics.median(seconds[tool]):.2f} | "
               f"{added[tool]:+.2f} | {ratio} |")
 
@@ -127,7 +137,7 @@ def run_openai(trials: int, calls: int) -> None:
     print("| client | CPU per call (us) | added per call (us) | added vs mlcost |")
     print("|---|---|---|---|")
     for tool in tools:
-        ratio = f"{added[tool] / added['mlcost']:.1f}x" if tool != "bare" else ""
+        ratio = versus_mlcost(added, tool)
         print(f"| {tool} | {statistics.median(cpu[tool]) * 1e6:.0f} | "
               f"{added[tool] * 1e6:+.0f} | {ratio} |")
 

@@ -159,7 +159,8 @@ class CountingBatchSpanProcessor(SpanProcessor):
         self._batch_done = False  # its queue is gone: nothing handed to it is exported
         self._after_fork()
         self._shed = Ledger(self._inject)
-        self._encode = getattr(exporter, "encode_line", None)
+        self._encode: Callable[[ReadableSpan], bytes] | None = getattr(
+            exporter, "encode_line", None)  # see EncodedSpan
         self._resource: Resource | None = None  # of the encoded lines (one provider's)
         self._batch = BatchSpanProcessor(
             _CountingExporter(exporter, self, remake),
@@ -205,13 +206,13 @@ class CountingBatchSpanProcessor(SpanProcessor):
             return
         if self._encode is not None:
             try:
-                line = self._encode(span)
-                if line is not None:
-                    self._resource = span.resource
-                    self._batch.on_end(EncodedSpan(line))  # type: ignore[arg-type]
-                    return
+                line = EncodedSpan(self._encode(span))
             except Exception:  # noqa: BLE001 - the exporter encodes it at export instead
                 logger.debug("mlcost: could not encode a span as it ended", exc_info=True)
+            else:
+                self._resource = span.resource
+                self._batch.on_end(line)  # type: ignore[arg-type]
+                return
         self._batch.on_end(span)
 
     def _shed_one(self, span: ReadableSpan) -> None:

@@ -25,16 +25,16 @@ __all__ = ["StampingExporter", "abandon_all", "span_processor"]
 class StampingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
-        # An exporter that can encode a span on its own (JSONL) gets it stamped as it ends.
-        self._encode: Callable[..., bytes] | None = getattr(inner, "encode_line", None)
-
-    def encode_line(self, span: ReadableSpan) -> bytes | None:
-        """The stamped span as the inner exporter's line, or None when it encodes at export."""
-        if self._encode is None:
-            return None
-        scope = span.instrumentation_scope
-        return self._encode(span, stamped(_plain_attributes(span),
-                                          scope.attributes if scope is not None else None))
+        # An exporter that encodes one span at a time (JSONL) gets each span stamped and
+        # encoded as it ends (see _health.EncodedSpan); None: spans are stamped at export.
+        encode: Callable[..., bytes] | None = getattr(inner, "encode_line", None)
+        self.encode_line: Callable[[ReadableSpan], bytes] | None = None
+        if encode is not None:
+            def encode_line(span: ReadableSpan) -> bytes:
+                scope = span.instrumentation_scope
+                return encode(span, stamped(_plain_attributes(span),
+                                            scope.attributes if scope is not None else None))
+            self.encode_line = encode_line
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self.inner.export([s if isinstance(s, bytes) else _stamp(s) for s in spans])

@@ -258,25 +258,6 @@ def test_shared_sampler_is_one_instance() -> None:
     assert get_sampler() is get_sampler()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux schedstat")
-def test_sampler_thread_cpu_share_at_10_hz(new_sampler: NewSampler) -> None:
-    """Regression guard for the ≤ 0.5%-of-a-core target (bench/ measures it properly)."""
-    s = new_sampler()  # the default 10 Hz
-    s.acquire()
-    wait_ticks(s, 2)
-    assert s._run is not None
-    schedstat = Path(f"/proc/self/task/{s._run.thread.native_id}/schedstat")
-
-    def runtime_s() -> float:
-        return int(schedstat.read_text().split()[0]) / 1e9  # ns on CPU, precise
-
-    cpu0, t0 = runtime_s(), time.monotonic()
-    time.sleep(5)
-    share = (runtime_s() - cpu0) / (time.monotonic() - t0)
-    assert 0 < share <= 0.01  # twice the target: this machine is shared and noisy
-
-
 def test_rss_is_read_from_a_kept_descriptor_and_follows_real_allocations() -> None:
     backend = cpu.PsutilBackend()
     before = backend.read(None).memory_bytes
