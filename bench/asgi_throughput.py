@@ -8,7 +8,10 @@ temporary folder, metrics into its own meter provider) and drives it from this p
 keep-alive connections for a fixed number of requests per endpoint. The load comes from a minimal
 asyncio HTTP/1.1 client, far cheaper per request than the server, so the server is the
 bottleneck. Trials alternate off/on and the best of each is kept (the least disturbed by other
-load on the machine).
+load on the machine). ``--one-process`` serves every set-up from one process on three ports
+(mlcost configured there for all three, the baseline app without the middleware), taking turns:
+the MLP's forward time differs more from one server process to the next than mlcost costs it,
+so the ``/predict`` comparison needs the same process.
 
 Besides requests/s, each row gives the server process's CPU per request (every thread: its
 exporter's too) and how much of it the cyclic garbage collector took, read from a ``/stats``
@@ -35,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,12 +57,10 @@ def make_model() -> tuple[nn.Module, torch.Tensor]:
     return model, torch.randn(4, 256)
 
 
-def serve(mode: str) -> None:
-    """The server process: print the port, then serve until killed."""
-    import uvicorn
+def build_app(model: nn.Module, batch: torch.Tensor, gc_seconds: Callable[[], float],
+              flush: Callable[[], object] | None) -> Any:
     from fastapi import FastAPI
 
-    model, batch = make_model()
     app = FastAPI()
 
     @app.get("/noop/{item_id}")
@@ -70,28 +72,72 @@ def serve(mode: str) -> None:
         with torch.inference_mode():
             return {"item": item_id, "label": int(model(batch).argmax())}
 
-    gc_seconds = watch_gc()
-
     @app.get("/stats")
     async def stats() -> dict[str, float]:
-        """The server's own CPU (every thread) and time in the cyclic GC so far."""
+        """The server's own CPU (every thread) and time in the cyclic GC so far, once the
+        spans of the requests before are written (their export is part of their cost)."""
+        if flush is not None:
+            flush()
         return {"cpu_s": time.process_time(), "gc_s": gc_seconds()}
 
+    return app
+
+
+def listening_socket() -> socket.socket:
+    # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # connections queue until uvicorn accepts them
+    return sock
+
+
+def serve(mode: str) -> None:
+    """The server process: print the port, then serve until killed."""
+    import uvicorn
+
+    model, batch = make_model()
+    gc_seconds = watch_gc()
+    flush = None
     if mode != "off":
         import mlcost_sdk as mlcost
-        from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
 
         # The default set-up, as a new user gets it: spans to the JSONL file, metrics recorded
         # (or aggregate mode: one record per route and window instead of a span per request).
         mlcost.configure(service_name="bench", tags=TAGS, price=1.0,
                          aggregate=mode == "aggregate")
+        flush = mlcost.flush
+    app = build_app(model, batch, gc_seconds, flush)
+    if mode != "off":
+        from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
+
         app.add_middleware(MlcostASGIMiddleware, model="mlp")
-    # IPPROTO_TCP named, or asyncio leaves Nagle on for accepted connections (40 ms stalls).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)  # connections queue until uvicorn accepts them
+    sock = listening_socket()
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+
+
+def serve_all() -> None:
+    """One process serving the three set-ups on three ports (the same model, torch and heap),
+    for an endpoint whose own work varies more between processes than mlcost costs it."""
+    import uvicorn
+
+    import mlcost_sdk as mlcost
+    from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
+
+    model, batch = make_model()
+    gc_seconds = watch_gc()
+    mlcost.configure(service_name="bench", tags=TAGS, price=1.0)
+    apps = {mode: build_app(model, batch, gc_seconds, mlcost.flush) for mode in MODES}
+    apps["on"].add_middleware(MlcostASGIMiddleware, model="mlp")
+    apps["aggregate"].add_middleware(MlcostASGIMiddleware, model="mlp", aggregate=True)
+    socks = {mode: listening_socket() for mode in MODES}
+    print(" ".join(str(socks[mode].getsockname()[1]) for mode in MODES), flush=True)
+
+    async def all_servers() -> None:
+        await asyncio.gather(*(uvicorn.Server(uvicorn.Config(apps[m], log_level="warning"))
+                               .serve(sockets=[socks[m]]) for m in MODES))
+
+    asyncio.run(all_servers())
 
 
 def watch_gc() -> Callable[[], float]:
@@ -151,17 +197,39 @@ def trial(mode: str, requests: int, connections: int) -> dict[str, tuple[float, 
         try:
             assert server.stdout is not None
             port = int(server.stdout.readline())
-            rates = {}
-            for path in ENDPOINTS:
-                asyncio.run(load(port, path, requests // 10, connections))  # warm-up
-                before = asyncio.run(server_stats(port))
-                rate = asyncio.run(load(port, path, requests, connections))
-                after = asyncio.run(server_stats(port))
-                rates[path] = (rate, (after["cpu_s"] - before["cpu_s"]) / requests,
-                               (after["gc_s"] - before["gc_s"]) / requests)
-            return rates
+            return {path: measure(port, path, requests, connections) for path in ENDPOINTS}
         finally:
             server.terminate()
+            server.wait(30)
+
+
+def measure(port: int, path: str, requests: int, connections: int
+            ) -> tuple[float, float, float]:
+    asyncio.run(load(port, path, requests // 10, connections))  # warm-up
+    before = asyncio.run(server_stats(port))
+    rate = asyncio.run(load(port, path, requests, connections))
+    after = asyncio.run(server_stats(port))
+    return (rate, (after["cpu_s"] - before["cpu_s"]) / requests,
+            (after["gc_s"] - before["gc_s"]) / requests)
+
+
+def trial_one_process(turn: int, requests: int, connections: int
+                      ) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Every set-up in one server process, taking turns (the order rotates from trial to
+    trial)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
+    order = MODES[turn % len(MODES):] + MODES[:turn % len(MODES)]
+    with tempfile.TemporaryDirectory() as spans_dir:
+        env["MLCOST_SPANS_PATH"] = os.path.join(spans_dir, "spans.jsonl")
+        server = subprocess.Popen([sys.executable, __file__, "--serve-all"],
+                                  stdout=subprocess.PIPE, env=env, text=True)
+        try:
+            assert server.stdout is not None
+            ports = dict(zip(MODES, map(int, server.stdout.readline().split()), strict=True))
+            return {mode: {path: measure(ports[mode], path, requests, connections)
+                           for path in ENDPOINTS} for mode in order}
+        finally:
+            server.kill()  # three uvicorn servers share one process's signal handlers
             server.wait(30)
 
 
@@ -173,10 +241,18 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3, help="per configuration")
     ap.add_argument("--aggregate", action="store_true",
                     help="also measure configure(aggregate=True)")
+    ap.add_argument("--one-process", action="store_true",
+                    help="every set-up in one server process, on three ports (implies "
+                         "--aggregate)")
+    ap.add_argument("--serve-all", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    if args.serve_all:
+        serve_all()
+        return
+    args.aggregate = args.aggregate or args.one_process
 
     model, batch = make_model()
     with torch.inference_mode():
@@ -189,13 +265,18 @@ def main() -> None:
 
     modes = MODES if args.aggregate else MODES[:2]
     best = {mode: {path: (0.0, 0.0, 0.0) for path in ENDPOINTS} for mode in modes}
-    for _ in range(args.trials):
-        for mode in modes:
-            for path, figures in trial(mode, args.requests, args.connections).items():
+    for turn in range(args.trials):
+        if args.one_process:
+            results = trial_one_process(turn, args.requests, args.connections)
+        else:
+            results = {mode: trial(mode, args.requests, args.connections) for mode in modes}
+        for mode, per_path in results.items():
+            for path, figures in per_path.items():
                 best[mode][path] = max(best[mode][path], figures)  # the fastest trial
 
+    flags = " --one-process" if args.one_process else " --aggregate" * args.aggregate
     print(f"`python bench/asgi_throughput.py --requests {args.requests} --connections "
-          f"{args.connections} --trials {args.trials}{' --aggregate' * args.aggregate}` "
+          f"{args.connections} --trials {args.trials}{flags}` "
           f"on {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
