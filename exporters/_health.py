@@ -319,10 +319,11 @@ class CountingBatchSpanProcessor(SpanProcessor):
 class EncodedSpan(bytes):
     """A finished span as its exporter's line, encoded as it ended: what waits in the queue
     when the exporter can encode one span at a time (JSONL). A span object held there for
-    seconds is promoted through the cyclic GC's generations, and in a process with a large
-    heap (torch: ~200,000 objects, 0.2 s a full collection) the promotions trigger full
-    collections every few thousand requests; bytes are never tracked. To the batch processor
-    it reads as a sampled span."""
+    seconds is a few dozen objects the cyclic GC tracks and promotes through its generations,
+    and in a process with a large heap (torch: ~200,000 objects, 0.2 s a full collection)
+    those promotions trigger full collections every few thousand requests; a line is one
+    tracked object (this subclass; its bytes are not scanned). To the batch processor it reads
+    as a sampled span."""
 
     __slots__ = ()
     context = SpanContext(0, 0, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))

@@ -3,8 +3,9 @@
 drops, carrying the cost of what it sheds), and :func:`abandon_all` at a hard exit.
 
 StampingExporter adds the process constants to inference spans on their way out (see
-``mlcost_sdk.runtime.spans.stamped``). It runs on the batch processor's worker thread, not the
-application's: one dict merge per span.
+``mlcost_sdk.runtime.spans.stamped``): one dict merge per span, on the batch processor's worker
+thread, or, for an exporter that encodes one span at a time (JSONL), as the span ends, with the
+encoding (``_health.EncodedSpan``).
 """
 
 from __future__ import annotations
