@@ -18,17 +18,23 @@ from tests.conftest import FULL_TAGS
 pytestmark = pytest.mark.slow
 
 
-def _growth(work: Callable[[int], None], small: int, large: int) -> int:
-    """Bytes still allocated after ``large`` iterations minus after ``small``."""
-    held = []
-    for n in (small, large):
-        gc.collect()
-        tracemalloc.start()
-        work(n)
-        gc.collect()
-        held.append(tracemalloc.get_traced_memory()[0])
-        tracemalloc.stop()
-    return held[1] - held[0]
+def _growth(work: Callable[[int], None], small: int, large: int, attempts: int = 3) -> int:
+    """Bytes still allocated after ``large`` iterations minus after ``small``, the least of
+    ``attempts``: tracemalloc counts every thread, and a background thread's temporaries (the
+    sampler's tick, caught mid-way on a loaded machine) can land in one reading; a leak shows
+    in every attempt."""
+    growths = []
+    for _ in range(attempts):
+        held = []
+        for n in (small, large):
+            gc.collect()
+            tracemalloc.start()
+            work(n)
+            gc.collect()
+            held.append(tracemalloc.get_traced_memory()[0])
+            tracemalloc.stop()
+        growths.append(held[1] - held[0])
+    return min(growths)
 
 
 def test_a_long_training_run_with_many_windows_holds_flat_memory() -> None:
