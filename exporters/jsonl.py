@@ -25,6 +25,7 @@ import math
 import os
 import threading
 import weakref
+from binascii import hexlify
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
 
 from mlcost_sdk import _validate as v
 from mlcost_sdk.guard import OnceLog
@@ -64,24 +66,37 @@ def _attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
             for key, value in attrs.items()}
 
 
-# A process has one or two resources, shared by all its spans, and they are immutable: convert
-# each once. The resource object is kept alongside, so its id cannot be reused while cached; so
-# is the number of ``null``s its JSON holds (see _encode_fast).
-_resources: dict[int, tuple[Any, dict[str, Any], int]] = {}
+# A process has one or two resources and a few instrumentation scopes, shared by all its spans
+# and immutable: each is encoded once. The object is kept alongside, so its id cannot be reused
+# while cached.
+_resources: dict[int, tuple[Any, bytes]] = {}
+_scopes: dict[int, tuple[Any, bytes]] = {}
 
 
-def _resource(resource: Any) -> tuple[Any, dict[str, Any], int]:
-    cached = _resources.get(id(resource))
-    if cached is None or cached[0] is not resource:
-        if len(_resources) > 16:
-            _resources.clear()
-        attributes = _attributes(resource.attributes)
-        try:
-            nulls = orjson.dumps(attributes, default=str).count(b"null")
-        except TypeError:  # orjson refuses it: its spans take the stdlib path
-            nulls = -1
-        cached = _resources[id(resource)] = (resource, attributes, nulls)
-    return cached
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str).encode()
+
+
+def _cached_json(cache: dict[int, tuple[Any, bytes]], obj: Any,
+                 convert: Callable[[Any], Any]) -> bytes:
+    cached = cache.get(id(obj))
+    if cached is None or cached[0] is not obj:
+        if len(cache) > 16:
+            cache.clear()
+        cached = cache[id(obj)] = (obj, _dumps(convert(obj)))
+    return cached[1]
+
+
+def _resource_json(resource: Any) -> bytes:
+    return _cached_json(_resources, resource, lambda r: _attributes(r.attributes))
+
+
+def _scope_json(scope: Any) -> bytes:
+    return _cached_json(_scopes, scope, _scope)
+
+
+def _scope(scope: Any) -> dict[str, Any]:
+    return {"name": scope.name if scope else "", "version": scope.version if scope else None}
 
 
 def _as_is(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -104,9 +119,9 @@ def _hex(value: int, size: int) -> str:
         return format(value, "x")
 
 
-def _record(span: ReadableSpan, attributes: Mapping[str, Any],
-            event_attributes: Callable[[Mapping[str, Any] | None], dict[str, Any]],
-            ) -> dict[str, Any]:
+def span_to_record(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as the shared record format (the one converter; reports read this;
+    ``_encode_fast`` writes the same JSON faster)."""
     ctx, status = span.context, span.status
     scope = span.instrumentation_scope
     # ``span.events`` copies the SDK's locked list on every read; most spans have none
@@ -120,46 +135,57 @@ def _record(span: ReadableSpan, attributes: Mapping[str, Any],
         "end_time_unix_nano": span.end_time,
         # _name_: the Enum API's own attribute, a plain read where .name is a descriptor call
         "status": {"code": status.status_code._name_, "description": status.description},
-        "attributes": attributes,
-        "resource": _resource(span.resource)[1],
-        "scope": {"name": scope.name if scope else "", "version": scope.version if scope else None},
+        "attributes": _attributes(span.attributes),
+        "resource": _attributes(span.resource.attributes),
+        "scope": _scope(scope),
         "events": [{"name": e.name, "time_unix_nano": e.timestamp,
-                    "attributes": event_attributes(e.attributes)} for e in events],
+                    "attributes": _attributes(e.attributes)} for e in events],
     }
-
-
-def span_to_record(span: ReadableSpan) -> dict[str, Any]:
-    """A finished span as the shared record format (the one converter; reports read this)."""
-    return _record(span, _attributes(span.attributes), _attributes)
 
 
 def _encode_stdlib(span: ReadableSpan) -> bytes:
     # default=str: a value the OTel SDK let through but JSON cannot hold must not lose the batch.
-    return json.dumps(span_to_record(span), separators=(",", ":"), allow_nan=False,
-                      default=str).encode() + b"\n"
+    return _dumps(span_to_record(span)) + b"\n"
+
+
+# span_to_record's fields in its order, filled in as JSON text.
+_LINE = (b'{"name":%b,"trace_id":"%b","span_id":"%b","parent_span_id":%b,'
+         b'"start_time_unix_nano":%d,"end_time_unix_nano":%d,"status":{"code":%b,'
+         b'"description":%b},"attributes":%b,"resource":%b,"scope":%b,"events":%b}\n')
+_CODES = {code: b'"%b"' % code.name.encode() for code in StatusCode}
 
 
 def _encode_fast(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> bytes:
-    """orjson on the attributes as they are: several times the stdlib's speed. orjson writes a
-    non-finite float as ``null`` where the format wants "NaN"/"Infinity", and attribute values
-    are never null, so any ``null`` beyond the ones the record's own fields hold sends the span
-    down the converting path (also taken for what orjson refuses: ints over 64 bits, lone
-    surrogates). ``attributes`` replace the span's own (the pipeline's stamped ones)."""
-    record = _record(span, _span_attributes_as_is(span) if attributes is None else attributes,
-                     _as_is)
+    """The line filled in from parts: the resource and scope encoded once each, the attributes
+    by orjson as they are (several times the stdlib's speed); the SDK span's fields read
+    directly (a property call each costs more). orjson writes a non-finite float as ``null``
+    where the format wants "NaN"/"Infinity", and attribute values are never null, so a ``null``
+    in the attributes' or events' JSON sends the span down the converting path (taken too for
+    what orjson refuses, ints over 64 bits and lone surrogates, and for a span without ids or
+    times). ``attributes`` replace the span's own (the pipeline's stamped ones)."""
     try:
-        line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:  # orjson.JSONEncodeError
+        attrs = orjson.dumps(_span_attributes_as_is(span) if attributes is None else attributes)
+        events = b"[]"
+        if span._events:  # ``span.events`` copies a locked list per read; most spans have none
+            events = orjson.dumps([{"name": e.name, "time_unix_nano": e.timestamp,
+                                    "attributes": _as_is(e.attributes)} for e in span._events])
+        if b"null" in attrs or b"null" in events:
+            raise TypeError("a non-finite float")
+        ctx, parent, status = span._context, span._parent, span._status
+        if ctx is None:
+            raise TypeError("no span context")
+        description = status.description
+        return _LINE % (
+            orjson.dumps(span._name), hexlify(ctx.trace_id.to_bytes(16, "big")),
+            hexlify(ctx.span_id.to_bytes(8, "big")),
+            b"null" if parent is None else b'"%b"' % hexlify(parent.span_id.to_bytes(8, "big")),
+            span._start_time, span._end_time, _CODES[status.status_code],
+            b"null" if description is None else orjson.dumps(description), attrs,
+            _resource_json(span._resource), _scope_json(span._instrumentation_scope), events)
+    except (TypeError, KeyError, AttributeError, OverflowError):  # JSONEncodeError: TypeError
+        if attributes is not None:
+            span = _with_attributes(span, attributes)
         return _encode_stdlib(span)
-    own_nulls = ((record["parent_span_id"] is None) + (record["status"]["description"] is None)
-                 + (record["scope"]["version"] is None) + _resource(span.resource)[2]
-                 + (record["trace_id"] is None) * 2  # no context: no span id either
-                 + (record["start_time_unix_nano"] is None)
-                 + (record["end_time_unix_nano"] is None))
-    if line.count(b"null") == own_nulls:
-        return line
-    return _encode_stdlib(span) if attributes is None else _encode_stdlib(
-        _with_attributes(span, attributes))
 
 
 def _with_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:

@@ -103,8 +103,11 @@ def test_span_to_record_is_the_one_converter(tmp_path: Path) -> None:
     {"x.big": 2**70, "x.route": "/nullable"},  # beyond 64 bits; a "null" inside a string
     {"x.text": "caf\u00e9 \ud800 \u2603"},  # non-ASCII and a lone surrogate
 ])
-def test_every_encoding_path_writes_span_to_record(tmp_path: Path,
-                                                   attributes: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("event", "written"), [
+    (None, None), ({"v": 1.5}, {"v": 1.5}), ({"v": float("inf")}, {"v": "Infinity"})])
+def test_every_encoding_path_writes_span_to_record(
+        tmp_path: Path, attributes: dict[str, Any], event: dict[str, float] | None,
+        written: dict[str, Any] | None) -> None:
     """The fast (orjson) path and the converting path give the same record; what JSON cannot
     hold is spelled as the format says, never lost."""
     memory = InMemorySpanExporter()
@@ -112,12 +115,13 @@ def test_every_encoding_path_writes_span_to_record(tmp_path: Path,
     tp = provider_writing_to(JsonlSpanExporter(path))
     tp.add_span_processor(SimpleSpanProcessor(memory))
     with tp.get_tracer("t").start_as_current_span("x", attributes=attributes) as span:
-        span.add_event("e", {"v": float("inf")})
+        if event is not None:
+            span.add_event("e", event)
     tp.shutdown()
     (finished,) = memory.get_finished_spans()
     expected = json.loads(json.dumps(span_to_record(finished)))
     assert lines_of(path) == [expected]
-    assert expected["events"][0]["attributes"] == {"v": "Infinity"}
+    assert [e["attributes"] for e in expected["events"]] == ([written] if written else [])
 
 
 def test_appends_across_exporters_and_processes(tmp_path: Path) -> None:
