@@ -8,8 +8,8 @@ temporary folder, metrics into its own meter provider) and drives it from this p
 keep-alive connections for a fixed number of requests per endpoint. The load comes from a minimal
 asyncio HTTP/1.1 client, far cheaper per request than the server, so the server is the
 bottleneck. Trials alternate off/on and the best of each is kept (the least disturbed by other
-load on the machine). ``--one-process`` serves every set-up from one process on three ports
-(mlcost configured there for all three, the baseline app without the middleware), taking turns:
+load on the machine). ``--one-process`` serves every set-up from one process on a port each
+(mlcost configured there for all, the baseline app without the middleware), taking turns:
 the MLP's forward time differs more from one server process to the next than mlcost costs it,
 so the ``/predict`` comparison needs the same process.
 
@@ -17,6 +17,11 @@ Besides requests/s, each row gives the server process's CPU per request (every t
 exporter's too) and how much of it the cyclic garbage collector took, read from a ``/stats``
 route before and after the load: a span in flight holds a few dozen GC-tracked objects, and in a
 process with torch's heap the collections they trigger cost more than the span itself.
+
+``--peers`` adds what users would pick instead: OpenTelemetry's own ASGI instrumentation
+(opentelemetry-instrumentation-asgi, its defaults: a server span and two send spans a request)
+through the same provider and exporter, alone and with mlcost's cost attributes put on its
+server span (``on_server_span=True``) instead of a span of mlcost's own.
 
 Endpoints: ``/noop/{id}`` returns a small JSON object (the middleware's worst case: no work to
 hide behind); ``/predict/{id}`` also runs a small PyTorch MLP forward pass, whose own time is
@@ -45,7 +50,12 @@ from torch import nn
 
 TAGS = {"team": "bench", "model": "mlp", "environment": "dev", "cost_center": "c", "owner": "o"}
 ENDPOINTS = ("/noop", "/predict")
-MODES = ("off", "on", "aggregate")
+MODES = ("off", "on", "aggregate", "otel", "otel+cost")
+PEERS = MODES[3:]  # OpenTelemetry's own ASGI instrumentation, without and with mlcost's cost
+NAMES = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans)",
+         "aggregate": "MlcostASGIMiddleware, aggregate mode",
+         "otel": "OpenTelemetry's ASGI instrumentation alone (no cost)",
+         "otel+cost": "OpenTelemetry's ASGI instrumentation + mlcost's cost on its server span"}
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -78,7 +88,7 @@ def build_app(model: nn.Module, batch: torch.Tensor, gc_seconds: Callable[[], fl
         spans of the requests before are written (their export is part of their cost)."""
         if flush is not None:
             flush()
-        return {"cpu_s": time.process_time(), "gc_s": gc_seconds()}
+        return {"cpu_s": time.process_time(), "sys_s": os.times().system, "gc_s": gc_seconds()}
 
     return app
 
@@ -103,39 +113,51 @@ def serve(mode: str) -> None:
 
         # The default set-up, as a new user gets it: spans to the JSONL file, metrics recorded
         # (or aggregate mode: one record per route and window instead of a span per request).
-        mlcost.configure(service_name="bench", tags=TAGS, price=1.0,
-                         aggregate=mode == "aggregate")
+        mlcost.configure(service_name="bench", tags=TAGS, price=1.0)
         flush = mlcost.flush
     app = build_app(model, batch, gc_seconds, flush)
-    if mode != "off":
-        from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
-
-        app.add_middleware(MlcostASGIMiddleware, model="mlp")
+    instrument(app, mode)
     sock = listening_socket()
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 
-def serve_all() -> None:
-    """One process serving the three set-ups on three ports (the same model, torch and heap),
-    for an endpoint whose own work varies more between processes than mlcost costs it."""
+def instrument(app: Any, mode: str) -> None:
+    """Add the set-up's middlewares (the last added is the outermost). The OpenTelemetry
+    instrumentation gets mlcost's own provider, processor and JSONL exporter, so the two
+    differ only in their middleware."""
+    from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
+
+    if mode in ("on", "aggregate", "otel+cost"):
+        app.add_middleware(MlcostASGIMiddleware, model="mlp", aggregate=mode == "aggregate",
+                           on_server_span=mode == "otel+cost")
+    if mode in PEERS:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        from mlcost_sdk.runtime import config
+
+        app.add_middleware(OpenTelemetryMiddleware, tracer_provider=config.tracer_provider())
+
+
+def serve_all(modes: list[str]) -> None:
+    """One process serving the set-ups on a port each (the same model, torch and heap), for
+    an endpoint whose own work varies more between processes than mlcost costs it."""
     import uvicorn
 
     import mlcost_sdk as mlcost
-    from mlcost_sdk.integrations.asgi import MlcostASGIMiddleware
 
     model, batch = make_model()
     gc_seconds = watch_gc()
     mlcost.configure(service_name="bench", tags=TAGS, price=1.0)
-    apps = {mode: build_app(model, batch, gc_seconds, mlcost.flush) for mode in MODES}
-    apps["on"].add_middleware(MlcostASGIMiddleware, model="mlp")
-    apps["aggregate"].add_middleware(MlcostASGIMiddleware, model="mlp", aggregate=True)
-    socks = {mode: listening_socket() for mode in MODES}
-    print(" ".join(str(socks[mode].getsockname()[1]) for mode in MODES), flush=True)
+    apps = {mode: build_app(model, batch, gc_seconds, mlcost.flush) for mode in modes}
+    for mode, app in apps.items():
+        instrument(app, mode)
+    socks = {mode: listening_socket() for mode in modes}
+    print(" ".join(str(socks[mode].getsockname()[1]) for mode in modes), flush=True)
 
     async def all_servers() -> None:
         await asyncio.gather(*(uvicorn.Server(uvicorn.Config(apps[m], log_level="warning"))
-                               .serve(sockets=[socks[m]]) for m in MODES))
+                               .serve(sockets=[socks[m]]) for m in modes))
 
     asyncio.run(all_servers())
 
@@ -186,8 +208,10 @@ async def load(port: int, path: str, requests: int, connections: int) -> float:
     return per_conn * connections / (time.perf_counter() - start)
 
 
-def trial(mode: str, requests: int, connections: int) -> dict[str, tuple[float, float, float]]:
-    """Per endpoint: requests/s, the server's CPU per request and its GC time per request."""
+def trial(mode: str, requests: int, connections: int
+          ) -> dict[str, tuple[float, float, float, float]]:
+    """Per endpoint: requests/s, the server's CPU per request, its GC and kernel time per
+    request."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
     with tempfile.TemporaryDirectory() as spans_dir:
         env["MLCOST_SPANS_PATH"] = os.path.join(spans_dir, "spans.jsonl")
@@ -204,32 +228,31 @@ def trial(mode: str, requests: int, connections: int) -> dict[str, tuple[float, 
 
 
 def measure(port: int, path: str, requests: int, connections: int
-            ) -> tuple[float, float, float]:
+            ) -> tuple[float, float, float, float]:
     asyncio.run(load(port, path, requests // 10, connections))  # warm-up
     before = asyncio.run(server_stats(port))
     rate = asyncio.run(load(port, path, requests, connections))
     after = asyncio.run(server_stats(port))
-    return (rate, (after["cpu_s"] - before["cpu_s"]) / requests,
-            (after["gc_s"] - before["gc_s"]) / requests)
+    return (rate, *((after[k] - before[k]) / requests for k in ("cpu_s", "gc_s", "sys_s")))
 
 
-def trial_one_process(turn: int, requests: int, connections: int
-                      ) -> dict[str, dict[str, tuple[float, float, float]]]:
+def trial_one_process(modes: list[str], turn: int, requests: int, connections: int
+                      ) -> dict[str, dict[str, tuple[float, float, float, float]]]:
     """Every set-up in one server process, taking turns (the order rotates from trial to
     trial)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
-    order = MODES[turn % len(MODES):] + MODES[:turn % len(MODES)]
+    order = modes[turn % len(modes):] + modes[:turn % len(modes)]
     with tempfile.TemporaryDirectory() as spans_dir:
         env["MLCOST_SPANS_PATH"] = os.path.join(spans_dir, "spans.jsonl")
-        server = subprocess.Popen([sys.executable, __file__, "--serve-all"],
+        server = subprocess.Popen([sys.executable, __file__, "--serve-all", *modes],
                                   stdout=subprocess.PIPE, env=env, text=True)
         try:
             assert server.stdout is not None
-            ports = dict(zip(MODES, map(int, server.stdout.readline().split()), strict=True))
+            ports = dict(zip(modes, map(int, server.stdout.readline().split()), strict=True))
             return {mode: {path: measure(ports[mode], path, requests, connections)
                            for path in ENDPOINTS} for mode in order}
         finally:
-            server.kill()  # three uvicorn servers share one process's signal handlers
+            server.kill()  # the uvicorn servers share one process's signal handlers
             server.wait(30)
 
 
@@ -240,17 +263,20 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--trials", type=int, default=3, help="per configuration")
     ap.add_argument("--aggregate", action="store_true",
-                    help="also measure configure(aggregate=True)")
+                    help="also measure the middleware's aggregate mode")
+    ap.add_argument("--peers", action="store_true",
+                    help="also measure OpenTelemetry's own ASGI instrumentation, alone and "
+                         "with mlcost's cost on its server span")
     ap.add_argument("--one-process", action="store_true",
-                    help="every set-up in one server process, on three ports (implies "
+                    help="every set-up in one server process, on a port each (implies "
                          "--aggregate)")
-    ap.add_argument("--serve-all", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-all", nargs="+", choices=MODES, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve)
         return
     if args.serve_all:
-        serve_all()
+        serve_all(args.serve_all)
         return
     args.aggregate = args.aggregate or args.one_process
 
@@ -263,37 +289,36 @@ def main() -> None:
             model(batch)
     forward_ms = (time.perf_counter() - start) / 500 * 1e3
 
-    modes = MODES if args.aggregate else MODES[:2]
-    best = {mode: {path: (0.0, 0.0, 0.0) for path in ENDPOINTS} for mode in modes}
+    modes = ["off", "on"] + ["aggregate"] * args.aggregate + list(PEERS) * args.peers
+    best = {mode: {path: (0.0, 0.0, 0.0, 0.0) for path in ENDPOINTS} for mode in modes}
     for turn in range(args.trials):
         if args.one_process:
-            results = trial_one_process(turn, args.requests, args.connections)
+            results = trial_one_process(modes, turn, args.requests, args.connections)
         else:
             results = {mode: trial(mode, args.requests, args.connections) for mode in modes}
         for mode, per_path in results.items():
             for path, figures in per_path.items():
                 best[mode][path] = max(best[mode][path], figures)  # the fastest trial
 
-    flags = " --one-process" if args.one_process else " --aggregate" * args.aggregate
+    flags = (" --one-process" if args.one_process else " --aggregate" * args.aggregate) \
+        + " --peers" * args.peers
     print(f"`python bench/asgi_throughput.py --requests {args.requests} --connections "
           f"{args.connections} --trials {args.trials}{flags}` "
           f"on {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
     print("| endpoint | set-up | req/s | loss | server CPU per request (us) | of which in the "
-          "cyclic GC (us) |")
-    print("|---|---|---|---|---|---|")
-    names = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans)",
-             "aggregate": "MlcostASGIMiddleware, aggregate mode"}
+          "cyclic GC (us) | of which in the kernel (us) |")
+    print("|---|---|---|---|---|---|---|")
     for path in ENDPOINTS:
         label = f"`{path}/{{id}}`" + (f" (MLP forward {forward_ms:.2f} ms)"
                                        if path == "/predict" else " (no work)")
         off = best["off"][path][0]
         for mode in modes:
-            rate, cpu, in_gc = best[mode][path]
+            rate, cpu, in_gc, in_kernel = best[mode][path]
             loss = "" if mode == "off" else f"{1 - rate / off:.1%}"
-            print(f"| {label} | {names[mode]} | {rate:,.0f} | {loss} | {cpu * 1e6:,.0f} "
-                  f"| {in_gc * 1e6:,.1f} |")
+            print(f"| {label} | {NAMES[mode]} | {rate:,.0f} | {loss} | {cpu * 1e6:,.0f} "
+                  f"| {in_gc * 1e6:,.1f} | {in_kernel * 1e6:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc)
 run python bench/overhead.py --sampler-seconds 20
 run python bench/inference_breakdown.py
 run python bench/aggregate_call.py --calls 20000 --repeats 5
-run python bench/asgi_throughput.py --requests 3000 --connections 32 --trials 3 --aggregate
+run python bench/asgi_throughput.py --requests 3000 --connections 32 --trials 3 --one-process --peers
 run python bench/jsonl_encode.py
 run python bench/llm_overhead.py --calls 3000 --repeats 7
 run python bench/report_scale.py 100000 1000000 --rounds 2
