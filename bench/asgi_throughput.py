@@ -18,7 +18,8 @@ exporter's too) and how much of it the cyclic garbage collector took, read from 
 route before and after the load: a span in flight holds a few dozen GC-tracked objects, and in a
 process with torch's heap the collections they trigger cost more than the span itself.
 
-``--peers`` adds what users would pick instead: OpenTelemetry's own ASGI instrumentation
+``--peers`` adds a bare OpenTelemetry span a request (a minimal middleware: what any span per
+request costs) and what users would pick instead: OpenTelemetry's own ASGI instrumentation
 (opentelemetry-instrumentation-asgi, its defaults: a server span and two send spans a request)
 through the same provider and exporter, alone and with mlcost's cost attributes put on its
 server span (``on_server_span=True``) instead of a span of mlcost's own.
@@ -50,10 +51,11 @@ from torch import nn
 
 TAGS = {"team": "bench", "model": "mlp", "environment": "dev", "cost_center": "c", "owner": "o"}
 ENDPOINTS = ("/noop", "/predict")
-MODES = ("off", "on", "aggregate", "otel", "otel+cost")
-PEERS = MODES[3:]  # OpenTelemetry's own ASGI instrumentation, without and with mlcost's cost
+MODES = ("off", "on", "aggregate", "span", "otel", "otel+cost")
+PEERS = MODES[3:]  # a bare span a request; OpenTelemetry's ASGI instrumentation, with mlcost's
 NAMES = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans)",
          "aggregate": "MlcostASGIMiddleware, aggregate mode",
+         "span": "a bare OpenTelemetry span a request (no cost; the floor of any span mode)",
          "otel": "OpenTelemetry's ASGI instrumentation alone (no cost)",
          "otel+cost": "OpenTelemetry's ASGI instrumentation + mlcost's cost on its server span"}
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
@@ -131,12 +133,27 @@ def instrument(app: Any, mode: str) -> None:
     if mode in ("on", "aggregate", "otel+cost"):
         app.add_middleware(MlcostASGIMiddleware, model="mlp", aggregate=mode == "aggregate",
                            on_server_span=mode == "otel+cost")
-    if mode in PEERS:
+    from mlcost_sdk.runtime import config
+
+    if mode == "span":
+        app.add_middleware(BareSpanMiddleware, tracer=config.tracer_provider().get_tracer("b"))
+    if mode in ("otel", "otel+cost"):
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        from mlcost_sdk.runtime import config
-
         app.add_middleware(OpenTelemetryMiddleware, tracer_provider=config.tracer_provider())
+
+
+class BareSpanMiddleware:
+    """One span a request, current while the app runs, and nothing else."""
+
+    def __init__(self, app: Any, tracer: Any) -> None:
+        self.app, self.tracer = app, tracer
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with self.tracer.start_as_current_span("request"):
+            await self.app(scope, receive, send)
 
 
 def serve_all(modes: list[str]) -> None:
