@@ -17,13 +17,13 @@ from mlcost_sdk.costmodel import (
 from mlcost_sdk.errors import InvalidParameterError
 
 # $3.06/h p3.2xlarge, 2 instances, 50 rps each, 30% buffer, 15% overhead, 10M requests/month
-EXAMPLE: dict[str, Any] = dict(instance_hour_usd=3.06, instances=2, rps_per_instance=50.0,
+EXAMPLE: dict[str, Any] = dict(instance_usd_per_hour=3.06, instances=2, rps_per_instance=50.0,
                                idle_buffer=0.3, overhead=0.15, monthly_requests=1e7)
 
 
 def test_worked_example_at_capacity() -> None:
     est = estimate_inference(**EXAMPLE)
-    assert est.hourly_cost_usd == pytest.approx(7.038)
+    assert est.fleet_usd_per_hour == pytest.approx(7.038)
     assert est.effective_rps == pytest.approx(70)
     assert est.cost_per_request_at_capacity_usd == pytest.approx(0.0000279, abs=5e-8)
 
@@ -31,7 +31,7 @@ def test_worked_example_at_capacity() -> None:
 def test_worked_example_month_of_730_hours() -> None:
     est = estimate_inference(**EXAMPLE)
     assert est.month_hours == MONTH_HOURS == 730
-    assert est.monthly_compute_usd == pytest.approx(4_467.60)
+    assert est.compute_monthly_usd == pytest.approx(4_467.60)
     assert est.monthly_overhead_usd == pytest.approx(670.14)
     assert est.monthly_cost_usd == pytest.approx(5_137.74)
 
@@ -76,7 +76,7 @@ def test_instances_needed_for_a_volume() -> None:
 @pytest.mark.parametrize(("change", "parameter"), [
     ({"idle_buffer": 1.0}, "idle_buffer"),
     ({"idle_buffer": -0.1}, "idle_buffer"),
-    ({"instance_hour_usd": -3.06}, "instance_hour_usd"),
+    ({"instance_usd_per_hour": -3.06}, "instance_usd_per_hour"),
     ({"instances": 0}, "instances"),
     ({"rps_per_instance": 0.0}, "rps_per_instance"),
     ({"overhead": -0.15}, "overhead"),
@@ -94,9 +94,9 @@ def test_out_of_range_input_names_the_parameter(change: dict[str, float], parame
        volume=st.floats(1, 1e10))
 def test_components_add_up_and_realized_divides_the_month(price: float, instances: int,
                                                           overhead: float, volume: float) -> None:
-    est = estimate_inference(instance_hour_usd=price, instances=instances, rps_per_instance=20,
+    est = estimate_inference(instance_usd_per_hour=price, instances=instances, rps_per_instance=20,
                              overhead=overhead, monthly_requests=volume)
-    assert est.monthly_compute_usd + est.monthly_overhead_usd == pytest.approx(
+    assert est.compute_monthly_usd + est.monthly_overhead_usd == pytest.approx(
         est.monthly_cost_usd, rel=1e-12)
     assert est.realized_cost_per_request_usd is not None
     assert est.realized_cost_per_request_usd * volume == pytest.approx(est.monthly_cost_usd,

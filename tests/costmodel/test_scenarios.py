@@ -18,8 +18,8 @@ from mlcost_sdk.costmodel import (
 )
 from mlcost_sdk.errors import InvalidParameterError
 
-TRAINING: dict[str, Any] = dict(params=7e9, tokens=1e12, gpus=8, mfu=0.4, peak_flops_per_gpu=312e12,
-                gpu_hour_usd=3.0, comm_overhead=0.2)
+TRAINING: dict[str, Any] = dict(params=7e9, tokens=1e12, gpus=8, mfu=0.4, peak_flops_per_s=312e12,
+                gpu_usd_per_hour=3.0, comm_overhead=0.2)
 
 
 def test_training_pessimistic_is_low_mfu_and_high_overhead() -> None:
@@ -33,7 +33,7 @@ def test_training_pessimistic_is_low_mfu_and_high_overhead() -> None:
 
 
 def test_inference_pessimistic_is_low_volume() -> None:
-    inputs = dict(instance_hour_usd=3.06, instances=2, rps_per_instance=50.0, idle_buffer=0.3,
+    inputs = dict(instance_usd_per_hour=3.06, instances=2, rps_per_instance=50.0, idle_buffer=0.3,
                   overhead=0.15, monthly_requests=1e7)
     s = three_scenarios(estimate_inference, inputs, {"monthly_requests": (5e6, 2e7)},
                         "realized_cost_per_request_usd")

@@ -18,7 +18,7 @@ EXAMPLE: dict[str, Any] = dict(compute_monthly_usd=10_000, managed_premium=0.3,
 
 def test_worked_example() -> None:
     est = estimate_tco(**EXAMPLE)
-    assert est.engineer_hourly_usd == pytest.approx(96.15, abs=0.01)
+    assert est.engineer_usd_per_hour == pytest.approx(96.15, abs=0.01)
     assert est.self_hosted_compute_annual_usd == pytest.approx(120_000)
     assert est.self_hosted_engineering_annual_usd == pytest.approx(40_000)
     assert est.self_hosted_annual_usd == pytest.approx(160_000)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from mlcost_sdk.costmodel import estimate_training, training_flops
 from mlcost_sdk.errors import InvalidParameterError
 
-EXAMPLE: dict[str, Any] = dict(params=7e9, tokens=1e12, gpus=8, mfu=0.4, peak_flops_per_gpu=312e12,
-               gpu_hour_usd=3.0)
+EXAMPLE: dict[str, Any] = dict(params=7e9, tokens=1e12, gpus=8, mfu=0.4, peak_flops_per_s=312e12,
+               gpu_usd_per_hour=3.0)
 
 
 def test_worked_example_7b_on_8_a100() -> None:
@@ -66,8 +66,8 @@ def test_result_keys_and_sources() -> None:
     ({"gpus": 0}, "gpus", ">= 1"),
     ({"gpus": 2.5}, "gpus", "whole number"),
     ({"gpus": True}, "gpus", "whole number"),
-    ({"gpu_hour_usd": -1.0}, "gpu_hour_usd", ">= 0"),
-    ({"peak_flops_per_gpu": 0.0}, "peak_flops_per_gpu", "> 0"),
+    ({"gpu_usd_per_hour": -1.0}, "gpu_usd_per_hour", ">= 0"),
+    ({"peak_flops_per_s": 0.0}, "peak_flops_per_s", "> 0"),
     ({"params": -7e9}, "params", "> 0"),
     ({"tokens": None}, "params", "with tokens"),
     ({"flops": 1e20}, "flops", "instead of params"),
@@ -83,8 +83,8 @@ def test_out_of_range_input_names_the_parameter(change: dict[str, object], param
 
 @given(price=st.floats(0.01, 100), factor=st.floats(0.1, 10))
 def test_cost_is_linear_in_price(price: float, factor: float) -> None:
-    one = estimate_training(**{**EXAMPLE, "gpu_hour_usd": price})
-    scaled = estimate_training(**{**EXAMPLE, "gpu_hour_usd": price * factor})
+    one = estimate_training(**{**EXAMPLE, "gpu_usd_per_hour": price})
+    scaled = estimate_training(**{**EXAMPLE, "gpu_usd_per_hour": price * factor})
     assert scaled.cost_usd == pytest.approx(one.cost_usd * factor, rel=1e-9)
 
 

@@ -15,7 +15,7 @@ from mlcost_sdk.errors import InvalidParameterError
 
 
 def test_unit_economics_of_the_inference_example() -> None:
-    month = estimate_inference(instance_hour_usd=3.06, instances=2, rps_per_instance=50,
+    month = estimate_inference(instance_usd_per_hour=3.06, instances=2, rps_per_instance=50,
                                idle_buffer=0.3, overhead=0.15).monthly_cost_usd
     unit = estimate_unit_economics(monthly_cost_usd=month, monthly_predictions=1e7,
                                    price_per_prediction_usd=0.001, monthly_active_users=20_000)
