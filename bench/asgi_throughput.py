@@ -14,9 +14,11 @@ the MLP's forward time differs more from one server process to the next than mlc
 so the ``/predict`` comparison needs the same process.
 
 Besides requests/s, each row gives the server process's CPU per request (every thread: its
-exporter's too) and how much of it the cyclic garbage collector took, read from a ``/stats``
-route before and after the load: a span in flight holds a few dozen GC-tracked objects, and in a
-process with torch's heap the collections they trigger cost more than the span itself.
+exporter's too), how much of it the cyclic garbage collector and the kernel took, and how often
+the collector ran, read from a ``/stats`` route before and after the load. A span in flight is
+a dozen objects the collector tracks; 32 requests in flight then keep more such objects alive
+than its young-generation threshold (700), so it runs every few dozen requests, promotes the
+live ones, and in a process with torch's heap its full collections cost more than the spans.
 
 ``--peers`` adds a bare OpenTelemetry span a request (a minimal middleware: what any span per
 request costs) and what users would pick instead: OpenTelemetry's own ASGI instrumentation
@@ -58,6 +60,10 @@ NAMES = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans
          "span": "a bare OpenTelemetry span a request (no cost; the floor of any span mode)",
          "otel": "OpenTelemetry's ASGI instrumentation alone (no cost)",
          "otel+cost": "OpenTelemetry's ASGI instrumentation + mlcost's cost on its server span"}
+# Read from the server's /stats before and after the load: CPU, GC and kernel seconds, and the
+# collector's runs per generation.
+STATS = ("cpu_s", "gc_s", "sys_s", "gen0", "gen1", "gen2")
+Figures = tuple[float, ...]  # requests/s, then STATS per request
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -90,7 +96,8 @@ def build_app(model: nn.Module, batch: torch.Tensor, gc_seconds: Callable[[], fl
         spans of the requests before are written (their export is part of their cost)."""
         if flush is not None:
             flush()
-        return {"cpu_s": time.process_time(), "sys_s": os.times().system, "gc_s": gc_seconds()}
+        return {"cpu_s": time.process_time(), "sys_s": os.times().system, "gc_s": gc_seconds(),
+                **{f"gen{i}": g["collections"] for i, g in enumerate(gc.get_stats())}}
 
     return app
 
@@ -226,7 +233,7 @@ async def load(port: int, path: str, requests: int, connections: int) -> float:
 
 
 def trial(mode: str, requests: int, connections: int
-          ) -> dict[str, tuple[float, float, float, float]]:
+          ) -> dict[str, Figures]:
     """Per endpoint: requests/s, the server's CPU per request, its GC and kernel time per
     request."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
@@ -245,16 +252,16 @@ def trial(mode: str, requests: int, connections: int
 
 
 def measure(port: int, path: str, requests: int, connections: int
-            ) -> tuple[float, float, float, float]:
+            ) -> Figures:
     asyncio.run(load(port, path, requests // 10, connections))  # warm-up
     before = asyncio.run(server_stats(port))
     rate = asyncio.run(load(port, path, requests, connections))
     after = asyncio.run(server_stats(port))
-    return (rate, *((after[k] - before[k]) / requests for k in ("cpu_s", "gc_s", "sys_s")))
+    return (rate, *((after[k] - before[k]) / requests for k in STATS))
 
 
 def trial_one_process(modes: list[str], turn: int, requests: int, connections: int
-                      ) -> dict[str, dict[str, tuple[float, float, float, float]]]:
+                      ) -> dict[str, dict[str, Figures]]:
     """Every set-up in one server process, taking turns (the order rotates from trial to
     trial)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLCOST_"))}
@@ -307,7 +314,7 @@ def main() -> None:
     forward_ms = (time.perf_counter() - start) / 500 * 1e3
 
     modes = ["off", "on"] + ["aggregate"] * args.aggregate + list(PEERS) * args.peers
-    best = {mode: {path: (0.0, 0.0, 0.0, 0.0) for path in ENDPOINTS} for mode in modes}
+    best = {mode: {path: (0.0,) * (1 + len(STATS)) for path in ENDPOINTS} for mode in modes}
     for turn in range(args.trials):
         if args.one_process:
             results = trial_one_process(modes, turn, args.requests, args.connections)
@@ -325,17 +332,19 @@ def main() -> None:
           f"({platform.processor() or platform.machine()}), Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f} at the end; best of {args.trials} trials.\n")
     print("| endpoint | set-up | req/s | loss | server CPU per request (us) | of which in the "
-          "cyclic GC (us) | of which in the kernel (us) |")
-    print("|---|---|---|---|---|---|---|")
+          "cyclic GC (us) | of which in the kernel (us) | GC collections per 1,000 requests "
+          "(generation 0 / 1 / 2) |")
+    print("|---|---|---|---|---|---|---|---|")
     for path in ENDPOINTS:
         label = f"`{path}/{{id}}`" + (f" (MLP forward {forward_ms:.2f} ms)"
                                        if path == "/predict" else " (no work)")
         off = best["off"][path][0]
         for mode in modes:
-            rate, cpu, in_gc, in_kernel = best[mode][path]
+            rate, cpu, in_gc, in_kernel, *collections = best[mode][path]
+            per_1000 = " / ".join(f"{n * 1000:.1f}" for n in collections)
             loss = "" if mode == "off" else f"{1 - rate / off:.1%}"
             print(f"| {label} | {NAMES[mode]} | {rate:,.0f} | {loss} | {cpu * 1e6:,.0f} "
-                  f"| {in_gc * 1e6:,.1f} | {in_kernel * 1e6:,.0f} |")
+                  f"| {in_gc * 1e6:,.1f} | {in_kernel * 1e6:,.0f} | {per_1000} |")
 
 
 if __name__ == "__main__":
