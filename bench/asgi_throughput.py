@@ -20,8 +20,9 @@ a dozen objects the collector tracks; 32 requests in flight then keep more such 
 than its young-generation threshold (700), so it runs every few dozen requests, promotes the
 live ones, and in a process with torch's heap its full collections cost more than the spans.
 
-``--peers`` adds a bare OpenTelemetry span a request (a minimal middleware: what any span per
-request costs) and what users would pick instead: OpenTelemetry's own ASGI instrumentation
+``--peers`` adds two floors, an empty ASGI middleware (what any middleware costs) and a bare
+OpenTelemetry span a request (what any span per request costs), and what users would pick
+instead: OpenTelemetry's own ASGI instrumentation
 (opentelemetry-instrumentation-asgi, its defaults: a server span and two send spans a request)
 through the same provider and exporter, alone and with mlcost's cost attributes put on its
 server span (``on_server_span=True``) instead of a span of mlcost's own.
@@ -53,10 +54,11 @@ from torch import nn
 
 TAGS = {"team": "bench", "model": "mlp", "environment": "dev", "cost_center": "c", "owner": "o"}
 ENDPOINTS = ("/noop", "/predict")
-MODES = ("off", "on", "aggregate", "span", "otel", "otel+cost")
-PEERS = MODES[3:]  # a bare span a request; OpenTelemetry's ASGI instrumentation, with mlcost's
+MODES = ("off", "on", "aggregate", "layer", "span", "otel", "otel+cost")
+PEERS = MODES[3:]  # floors (an empty middleware, a bare span); OpenTelemetry's instrumentation
 NAMES = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans)",
          "aggregate": "MlcostASGIMiddleware, aggregate mode",
+         "layer": "an empty ASGI middleware (no cost; the floor of any middleware)",
          "span": "a bare OpenTelemetry span a request (no cost; the floor of any span mode)",
          "otel": "OpenTelemetry's ASGI instrumentation alone (no cost)",
          "otel+cost": "OpenTelemetry's ASGI instrumentation + mlcost's cost on its server span"}
@@ -142,12 +144,24 @@ def instrument(app: Any, mode: str) -> None:
                            on_server_span=mode == "otel+cost")
     from mlcost_sdk.runtime import config
 
+    if mode == "layer":
+        app.add_middleware(EmptyMiddleware)
     if mode == "span":
         app.add_middleware(BareSpanMiddleware, tracer=config.tracer_provider().get_tracer("b"))
     if mode in ("otel", "otel+cost"):
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         app.add_middleware(OpenTelemetryMiddleware, tracer_provider=config.tracer_provider())
+
+
+class EmptyMiddleware:
+    """A pure ASGI middleware that passes everything through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 class BareSpanMiddleware:
