@@ -66,6 +66,7 @@ NAMES = {"off": "without mlcost", "on": "MlcostASGIMiddleware (per-request spans
 # collector's runs per generation.
 STATS = ("cpu_s", "gc_s", "sys_s", "gen0", "gen1", "gen2")
 Figures = tuple[float, ...]  # requests/s, then STATS per request
+GC_THRESHOLD_ENV = "BENCH_GC_THRESHOLD"  # --gc-threshold, handed to the server process
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -201,7 +202,10 @@ def serve_all(modes: list[str]) -> None:
 
 
 def watch_gc() -> Callable[[], float]:
-    """Seconds this process has spent in the cyclic garbage collector since the call."""
+    """Seconds this process has spent in the cyclic garbage collector since the call (and the
+    collector's young-generation threshold set, with ``--gc-threshold``)."""
+    if os.environ.get(GC_THRESHOLD_ENV):
+        gc.set_threshold(int(os.environ[GC_THRESHOLD_ENV]))
     spent, began = [0.0], [0.0]
 
     def callback(phase: str, info: dict[str, int]) -> None:
@@ -308,6 +312,9 @@ def main() -> None:
     ap.add_argument("--one-process", action="store_true",
                     help="every set-up in one server process, on a port each (implies "
                          "--aggregate)")
+    ap.add_argument("--gc-threshold", type=int, metavar="N",
+                    help="the server's gc.set_threshold(N) (an application's setting; the "
+                         "interpreter's default is 700)")
     ap.add_argument("--serve-all", nargs="+", choices=MODES, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
@@ -317,6 +324,8 @@ def main() -> None:
         serve_all(args.serve_all)
         return
     args.aggregate = args.aggregate or args.one_process
+    if args.gc_threshold:
+        os.environ[GC_THRESHOLD_ENV] = str(args.gc_threshold)
 
     model, batch = make_model()
     with torch.inference_mode():
@@ -339,7 +348,8 @@ def main() -> None:
                 best[mode][path] = max(best[mode][path], figures)  # the fastest trial
 
     flags = (" --one-process" if args.one_process else " --aggregate" * args.aggregate) \
-        + " --peers" * args.peers
+        + " --peers" * args.peers + (f" --gc-threshold {args.gc_threshold}"
+                                     if args.gc_threshold else "")
     print(f"`python bench/asgi_throughput.py --requests {args.requests} --connections "
           f"{args.connections} --trials {args.trials}{flags}` "
           f"on {os.cpu_count()} CPUs "
