@@ -143,9 +143,12 @@ def span_to_record(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
-def _encode_stdlib(span: ReadableSpan) -> bytes:
+def _encode_stdlib(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> bytes:
     # default=str: a value the OTel SDK let through but JSON cannot hold must not lose the batch.
-    return _dumps(span_to_record(span)) + b"\n"
+    record = span_to_record(span)
+    if attributes is not None:
+        record["attributes"] = _attributes(attributes)
+    return _dumps(record) + b"\n"
 
 
 # span_to_record's fields in its order, filled in as JSON text.
@@ -183,17 +186,7 @@ def _encode_fast(span: ReadableSpan, attributes: Mapping[str, Any] | None = None
             b"null" if description is None else orjson.dumps(description), attrs,
             _resource_json(span._resource), _scope_json(span._instrumentation_scope), events)
     except (TypeError, KeyError, AttributeError, OverflowError):  # JSONEncodeError: TypeError
-        if attributes is not None:
-            span = _with_attributes(span, attributes)
-        return _encode_stdlib(span)
-
-
-def _with_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
-    return ReadableSpan(
-        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
-        attributes=attributes, events=span.events, links=span.links, kind=span.kind,
-        status=span.status, start_time=span.start_time, end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope)
+        return _encode_stdlib(span, attributes)
 
 
 def _encode(spans: Sequence[ReadableSpan | bytes]) -> bytes:

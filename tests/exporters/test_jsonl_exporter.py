@@ -280,3 +280,19 @@ def test_killed_writer_leaves_only_whole_lines(tmp_path: Path) -> None:
     assert after.startswith(killed)
     assert after[len(killed):].startswith(b"\n" if tail else b"{")
     assert json.loads(after.splitlines()[-1])["name"] == "next"
+
+
+@pytest.mark.parametrize("stamped", [{c.TOKENS: 5}, {c.MFU: float("nan")}, {"x.big": 2**70}])
+def test_an_encoded_line_carries_the_attributes_it_was_given(stamped: dict[str, Any]) -> None:
+    """``encode_line(span, attributes)``, the stamping pipeline's call: those attributes
+    replace the span's own, on the fast path and on the converting one alike."""
+    memory = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(memory))
+    with tp.get_tracer("t").start_as_current_span("x", attributes={"own": 1}):
+        pass
+    (span,) = memory.get_finished_spans()
+    record = json.loads(JsonlSpanExporter("unused.jsonl").encode_line(span, stamped))
+    expected = json.loads(json.dumps(span_to_record(span)))
+    written = {k: "NaN" if v != v else v for k, v in stamped.items()}  # NaN: as the format says
+    assert record == {**expected, "attributes": written}
